@@ -1,0 +1,26 @@
+## build: build bin/shoal
+build:
+	go build -o bin/shoal ./cmd/shoal
+
+## test: unit tests (no root needed)
+test:
+	go test ./...
+
+## test-root: unit, kernel and integration tests as root
+test-root:
+	./scripts/test
+
+## fuzz: run each fuzzer briefly
+fuzz:
+	go test -run=NONE -fuzz=FuzzCompile -fuzztime=30s ./internal/runtime/seccomp/
+
+## lint: vet and format check
+lint:
+	go vet -tags integration ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+
+## help: list targets
+help:
+	@grep -h '^##' $(MAKEFILE_LIST) | sed 's/^## //'
+
+.PHONY: build test test-root fuzz lint help

@@ -1,0 +1,598 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/shoal-dev/shoal/internal/runtime"
+)
+
+type runtimeFlags struct {
+	root      string
+	logFile   string
+	logFormat string
+	debug     bool
+	systemd   bool
+}
+
+func newRuntimeCmd() *cobra.Command {
+	f := &runtimeFlags{}
+	cmd := &cobra.Command{
+		Use:   "runtime",
+		Short: "OCI runtime with runc's command line",
+		Long: `shoal runtime is an OCI runtime: it runs a container from an OCI bundle
+(a directory with config.json and a root filesystem). Its command line is
+runc's, so tools that drive runc can drive it.`,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f.systemd {
+				return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs paths")
+			}
+			if f.logFormat != "text" && f.logFormat != "json" {
+				return fmt.Errorf("--log-format %q: must be text or json", f.logFormat)
+			}
+			return nil
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.root, "root", "/run/shoal/runtime", "directory for container state")
+	pf.StringVar(&f.logFile, "log", "", "write errors to this file as well as stderr")
+	pf.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	pf.BoolVar(&f.debug, "debug", false, "log debug messages")
+	pf.BoolVar(&f.systemd, "systemd-cgroup", false, "use the systemd cgroup driver (not supported)")
+	pf.Bool("rootless", false, "ignored: rootless mode is decided by the euid")
+	_ = pf.MarkHidden("rootless")
+
+	wrap := func(run func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			r, err := runtime.New(f.root)
+			if err == nil {
+				err = run(cmd.Context(), r, cmd, args)
+			}
+			if err != nil && !isExit(err) {
+				f.logError(err)
+			}
+			return err
+		}
+	}
+	cmd.AddCommand(
+		runtimeCreateCmd(wrap),
+		runtimeRunCmd(wrap),
+		&cobra.Command{
+			Use: "start ID", Short: "start a created container", Args: cobra.ExactArgs(1),
+			RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+				return r.Start(ctx, args[0])
+			}),
+		},
+		&cobra.Command{
+			Use: "state ID", Short: "print a container's OCI state as JSON", Args: cobra.ExactArgs(1),
+			RunE: wrap(func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, args []string) error {
+				c, err := r.Load(args[0])
+				if err != nil {
+					return err
+				}
+				out := struct {
+					specs.State
+					Rootfs  string    `json:"rootfs"`
+					Created time.Time `json:"created"`
+					Owner   string    `json:"owner"`
+				}{c.State(), c.Rootfs, c.Created, c.Owner}
+				return printJSON(cmd.OutOrStdout(), out, true)
+			}),
+		},
+		runtimeKillCmd(wrap),
+		runtimeDeleteCmd(wrap),
+		runtimeListCmd(wrap),
+		runtimeExecCmd(wrap),
+		&cobra.Command{
+			Use: "pause ID", Short: "freeze every process of a container", Args: cobra.ExactArgs(1),
+			RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+				return r.Pause(ctx, args[0])
+			}),
+		},
+		&cobra.Command{
+			Use: "resume ID", Short: "thaw a paused container", Args: cobra.ExactArgs(1),
+			RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+				return r.Resume(ctx, args[0])
+			}),
+		},
+		runtimeUpdateCmd(wrap),
+		runtimePsCmd(wrap),
+		runtimeSpecCmd(),
+		&cobra.Command{
+			Use: "features", Short: "print what this runtime supports as JSON", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return printJSON(cmd.OutOrStdout(), runtime.Features(), true)
+			},
+		},
+	)
+	return cmd
+}
+
+// logError writes err to the --log file in the chosen format.
+func (f *runtimeFlags) logError(err error) {
+	if f.logFile == "" {
+		return
+	}
+	lf, oerr := os.OpenFile(f.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if oerr != nil {
+		return
+	}
+	defer lf.Close()
+	var h slog.Handler
+	if f.logFormat == "json" {
+		h = slog.NewJSONHandler(lf, nil)
+	} else {
+		h = slog.NewTextHandler(lf, nil)
+	}
+	slog.New(h).Error(err.Error())
+}
+
+func isExit(err error) bool {
+	var e exitError
+	return errors.As(err, &e)
+}
+
+func printJSON(w io.Writer, v any, indent bool) error {
+	enc := json.NewEncoder(w)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
+}
+
+type runFunc = func(run func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error
+
+func stdio() runtime.IO { return runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr} }
+
+func runtimeCreateCmd(wrap runFunc) *cobra.Command {
+	var o runtime.CreateOpts
+	var pidFile string
+	cmd := &cobra.Command{
+		Use: "create [flags] ID", Short: "create a container from a bundle", Args: cobra.ExactArgs(1),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+			o.IO = stdio()
+			c, err := r.Create(ctx, args[0], o)
+			if err != nil {
+				return err
+			}
+			if pidFile != "" {
+				return runtime.WritePidFile(pidFile, c.Pid)
+			}
+			return nil
+		}),
+	}
+	addBundleFlags(cmd, &o, &pidFile)
+	return cmd
+}
+
+func addBundleFlags(cmd *cobra.Command, o *runtime.CreateOpts, pidFile *string) {
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Bundle, "bundle", "b", ".", "path to the bundle directory")
+	fl.StringVar(&o.ConsoleSocket, "console-socket", "", "unix socket that receives the pty master when process.terminal is set")
+	fl.StringVar(pidFile, "pid-file", "", "write the init's pid to this file")
+	fl.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass this many extra file descriptors (from 3) to the container")
+	fl.Bool("no-pivot", false, "ignored: pivot_root is used where it works, chroot otherwise")
+	fl.Bool("no-new-keyring", false, "ignored: no session keyring is created")
+}
+
+func runtimeRunCmd(wrap runFunc) *cobra.Command {
+	var o runtime.CreateOpts
+	var pidFile string
+	var detach bool
+	cmd := &cobra.Command{
+		Use: "run [flags] ID", Short: "create and start a container, and wait for it", Args: cobra.ExactArgs(1),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+			o.IO = stdio()
+			code, err := r.Run(ctx, args[0], o, detach, func(pid int) error {
+				if pidFile != "" {
+					return runtime.WritePidFile(pidFile, pid)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError(code)
+			}
+			return nil
+		}),
+	}
+	addBundleFlags(cmd, &o, &pidFile)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "do not wait for the container")
+	return cmd
+}
+
+func runtimeKillCmd(wrap runFunc) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use: "kill [flags] ID [SIGNAL]", Short: "send a signal to a container's init (default SIGTERM)", Args: cobra.RangeArgs(1, 2),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+			sig := unix.SIGTERM
+			if len(args) == 2 {
+				var err error
+				if sig, err = parseSignal(args[1]); err != nil {
+					return err
+				}
+			}
+			return r.Kill(ctx, args[0], sig, all)
+		}),
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process of the container")
+	return cmd
+}
+
+// parseSignal reads a signal as runc does: a number, or a name with or
+// without the SIG prefix.
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	sig := unix.SignalNum(name)
+	if sig == 0 {
+		return 0, fmt.Errorf("unknown signal %q", s)
+	}
+	return sig, nil
+}
+
+func runtimeDeleteCmd(wrap runFunc) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "delete [flags] ID...", Short: "delete containers", Args: cobra.MinimumNArgs(1),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, _ *cobra.Command, args []string) error {
+			var errs []error
+			for _, id := range args {
+				if err := r.Delete(ctx, id, force); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		}),
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill the container first if it is running")
+	return cmd
+}
+
+func runtimeListCmd(wrap runFunc) *cobra.Command {
+	var format string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use: "list", Aliases: []string{"ls"}, Short: "list containers", Args: cobra.NoArgs,
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, _ []string) error {
+			cs, err := r.List()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if quiet {
+				for _, c := range cs {
+					fmt.Fprintln(out, c.ID)
+				}
+				return nil
+			}
+			type entry struct {
+				ID          string            `json:"id"`
+				Pid         int               `json:"pid"`
+				Status      string            `json:"status"`
+				Bundle      string            `json:"bundle"`
+				Rootfs      string            `json:"rootfs"`
+				Created     time.Time         `json:"created"`
+				Annotations map[string]string `json:"annotations,omitempty"`
+				Owner       string            `json:"owner"`
+			}
+			var es []entry
+			for _, c := range cs {
+				st := c.State()
+				es = append(es, entry{c.ID, st.Pid, string(st.Status), c.Bundle, c.Rootfs, c.Created, st.Annotations, c.Owner})
+			}
+			switch format {
+			case "json":
+				if es == nil {
+					es = []entry{}
+				}
+				return printJSON(out, es, false)
+			case "table":
+				tw := tabwriter.NewWriter(out, 12, 1, 3, ' ', 0)
+				fmt.Fprintln(tw, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
+				for _, e := range es {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", e.ID, e.Pid, e.Status, e.Bundle, e.Created.Format(time.RFC3339Nano), e.Owner)
+				}
+				return tw.Flush()
+			default:
+				return fmt.Errorf("--format %q: must be table or json", format)
+			}
+		}),
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print IDs only")
+	return cmd
+}
+
+func runtimeExecCmd(wrap runFunc) *cobra.Command {
+	var (
+		o          runtime.ExecOpts
+		procFile   string
+		cwd        string
+		env        []string
+		tty        bool
+		userSpec   string
+		groups     []int
+		caps       []string
+		noNewPrivs bool
+		apparmor   string
+		label      string
+	)
+	cmd := &cobra.Command{
+		Use: "exec [flags] ID [COMMAND [ARG...]]", Short: "run a process in a running container", Args: cobra.MinimumNArgs(1),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, args []string) error {
+			c, err := r.Load(args[0])
+			if err != nil {
+				return err
+			}
+			var p specs.Process
+			if procFile != "" {
+				data, err := readFileOrStdin(procFile)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(data, &p); err != nil {
+					return fmt.Errorf("parse --process %s: %w", procFile, err)
+				}
+			} else {
+				if len(args) < 2 {
+					return errors.New("exec needs a command or --process")
+				}
+				// Start from the container's own process settings, as runc does.
+				p = *c.Spec.Process
+				p.Args = args[1:]
+				p.Terminal = tty
+				if cwd != "" {
+					p.Cwd = cwd
+				}
+				p.Env = append(append([]string{}, p.Env...), env...)
+				if userSpec != "" {
+					u, g, err := parseUser(userSpec)
+					if err != nil {
+						return err
+					}
+					p.User.UID, p.User.GID = u, g
+				}
+				for _, g := range groups {
+					p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+				}
+				if len(caps) > 0 {
+					pc := *p.Capabilities
+					pc.Bounding = append(append([]string{}, pc.Bounding...), caps...)
+					pc.Effective = append(append([]string{}, pc.Effective...), caps...)
+					pc.Permitted = append(append([]string{}, pc.Permitted...), caps...)
+					p.Capabilities = &pc
+				}
+				if cmd.Flags().Changed("no-new-privs") {
+					p.NoNewPrivileges = noNewPrivs
+				}
+				if apparmor != "" {
+					p.ApparmorProfile = apparmor
+				}
+				if label != "" {
+					p.SelinuxLabel = label
+				}
+			}
+			o.IO = stdio()
+			code, err := r.Exec(ctx, args[0], &p, o)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError(code)
+			}
+			return nil
+		}),
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&procFile, "process", "p", "", "path to a process.json (runtime-spec Process), - for stdin")
+	fl.StringVar(&cwd, "cwd", "", "working directory in the container")
+	fl.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
+	fl.BoolVarP(&tty, "tty", "t", false, "allocate a pseudo-terminal (needs --console-socket)")
+	fl.StringVarP(&userSpec, "user", "u", "", "UID[:GID] to run as")
+	fl.IntSliceVarP(&groups, "additional-gids", "g", nil, "additional group IDs")
+	fl.StringArrayVarP(&caps, "cap", "c", nil, "add a capability")
+	fl.BoolVar(&noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
+	fl.StringVar(&apparmor, "apparmor", "", "AppArmor profile")
+	fl.StringVar(&label, "process-label", "", "SELinux label")
+	fl.StringVar(&o.ConsoleSocket, "console-socket", "", "unix socket that receives the pty master")
+	fl.StringVar(&o.PidFile, "pid-file", "", "write the process's pid to this file")
+	fl.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass this many extra file descriptors (from 3)")
+	fl.BoolVarP(&o.Detach, "detach", "d", false, "do not wait for the process")
+	fl.Bool("ignore-paused", false, "ignored")
+	fl.SetInterspersed(false)
+	return cmd
+}
+
+func parseUser(s string) (uint32, uint32, error) {
+	us, gs, _ := strings.Cut(s, ":")
+	u, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--user %q: want UID[:GID] as numbers", s)
+	}
+	g := uint64(0)
+	if gs != "" {
+		if g, err = strconv.ParseUint(gs, 10, 32); err != nil {
+			return 0, 0, fmt.Errorf("--user %q: want UID[:GID] as numbers", s)
+		}
+	}
+	return uint32(u), uint32(g), nil
+}
+
+func readFileOrStdin(p string) ([]byte, error) {
+	if p == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return data, nil
+}
+
+func runtimeUpdateCmd(wrap runFunc) *cobra.Command {
+	var resFile string
+	var mem, memRes, memSwap, cpuShares, cpuPeriod, cpuQuota, pids, blkio int64
+	var cpus, mems string
+	cmd := &cobra.Command{
+		Use: "update [flags] ID", Short: "change a container's resource limits", Args: cobra.ExactArgs(1),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, args []string) error {
+			res := &specs.LinuxResources{}
+			if resFile != "" {
+				data, err := readFileOrStdin(resFile)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(data, res); err != nil {
+					return fmt.Errorf("parse --resources: %w", err)
+				}
+			}
+			ch := cmd.Flags().Changed
+			mr := func() *specs.LinuxMemory {
+				if res.Memory == nil {
+					res.Memory = &specs.LinuxMemory{}
+				}
+				return res.Memory
+			}
+			cr := func() *specs.LinuxCPU {
+				if res.CPU == nil {
+					res.CPU = &specs.LinuxCPU{}
+				}
+				return res.CPU
+			}
+			if ch("memory") {
+				mr().Limit = &mem
+			}
+			if ch("memory-reservation") {
+				mr().Reservation = &memRes
+			}
+			if ch("memory-swap") {
+				mr().Swap = &memSwap
+			}
+			if ch("cpu-shares") {
+				v := uint64(cpuShares)
+				cr().Shares = &v
+			}
+			if ch("cpu-period") {
+				v := uint64(cpuPeriod)
+				cr().Period = &v
+			}
+			if ch("cpu-quota") {
+				cr().Quota = &cpuQuota
+			}
+			if ch("cpuset-cpus") {
+				cr().Cpus = cpus
+			}
+			if ch("cpuset-mems") {
+				cr().Mems = mems
+			}
+			if ch("pids-limit") {
+				res.Pids = &specs.LinuxPids{Limit: &pids}
+			}
+			if ch("blkio-weight") {
+				w := uint16(blkio)
+				res.BlockIO = &specs.LinuxBlockIO{Weight: &w}
+			}
+			return r.Update(ctx, args[0], res)
+		}),
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&resFile, "resources", "r", "", "path to a resources JSON file (runtime-spec LinuxResources), - for stdin")
+	fl.Int64Var(&mem, "memory", 0, "memory limit in bytes")
+	fl.Int64Var(&memRes, "memory-reservation", 0, "memory soft limit in bytes")
+	fl.Int64Var(&memSwap, "memory-swap", 0, "memory plus swap limit in bytes, -1 for unlimited")
+	fl.Int64Var(&cpuShares, "cpu-shares", 0, "CPU shares (relative weight)")
+	fl.Int64Var(&cpuPeriod, "cpu-period", 0, "CFS period in microseconds")
+	fl.Int64Var(&cpuQuota, "cpu-quota", 0, "CFS quota in microseconds, -1 for none")
+	fl.StringVar(&cpus, "cpuset-cpus", "", "CPUs to run on (0-3, 0,1)")
+	fl.StringVar(&mems, "cpuset-mems", "", "memory nodes to use")
+	fl.Int64Var(&pids, "pids-limit", 0, "maximum number of processes, -1 for unlimited")
+	fl.Int64Var(&blkio, "blkio-weight", 0, "block IO weight (10-1000)")
+	return cmd
+}
+
+func runtimePsCmd(wrap runFunc) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use: "ps [flags] ID [PS_OPTIONS...]", Short: "list a container's processes", Args: cobra.MinimumNArgs(1),
+		RunE: wrap(func(ctx context.Context, r *runtime.Runtime, cmd *cobra.Command, args []string) error {
+			pids, err := r.Pids(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				if pids == nil {
+					pids = []int{}
+				}
+				return printJSON(out, pids, false)
+			case "table":
+			default:
+				return fmt.Errorf("--format %q: must be table or json", format)
+			}
+			psArgs := args[1:]
+			if len(psArgs) == 0 {
+				psArgs = []string{"-ef"}
+			}
+			psOut, err := exec.Command("ps", psArgs...).Output()
+			if err != nil {
+				return fmt.Errorf("run ps: %w", err)
+			}
+			return runtime.FilterPs(out, psOut, pids)
+		}),
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+func runtimeSpecCmd() *cobra.Command {
+	var bundle string
+	var rootless bool
+	cmd := &cobra.Command{
+		Use: "spec", Short: "write a default config.json into the bundle", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rootless {
+				return errors.New("--rootless: rootless specs are not supported yet")
+			}
+			p := bundle + "/config.json"
+			if _, err := os.Stat(p); err == nil {
+				return fmt.Errorf("%s already exists: remove it first", p)
+			}
+			data, err := json.MarshalIndent(runtime.DefaultSpec(), "", "\t")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(p, append(data, '\n'), 0o644)
+		},
+	}
+	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "bundle directory")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "generate a spec for rootless containers")
+	return cmd
+}

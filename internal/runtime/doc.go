@@ -1,0 +1,42 @@
+// Package runtime is Shoal's OCI runtime: it turns an OCI bundle (a root
+// filesystem and a config.json) into an isolated, resource-limited process
+// and manages its lifecycle with runc's verbs (create, start, state, kill,
+// delete, exec, pause, resume, update, ps).
+//
+// # Processes
+//
+// A container is created by three processes:
+//
+//	runtime (shoal runtime create)         the parent; applies cgroups, runs
+//	  │                                    prestart/createRuntime/poststart hooks
+//	  └─ stage 0 (shoal init, C part)      joins and unshares namespaces before
+//	       │                               Go starts (internal/runtime/nsenter),
+//	       │                               then exits
+//	       └─ init (clone(CLONE_PARENT))   pid 1 of the container: mounts,
+//	                                       pivot_root, user, capabilities,
+//	                                       seccomp; waits on the exec fifo
+//	                                       and execs the container's program
+//
+// Stage 0 is started from a sealed copy of the shoal binary (a read-only
+// overlay, or a sealed memfd where overlayfs cannot be mounted), so the
+// container can never reach the host's binary through /proc/PID/exe
+// (CVE-2019-5736). Before exec, every descriptor except stdio and the
+// preserved ones is closed and the working directory is checked to lie
+// inside the container (CVE-2024-21626). Mount destinations are resolved
+// inside the root filesystem, so a symlink in an image cannot redirect a
+// mount onto the host.
+//
+// # State
+//
+// Each container has a directory under the runtime root (default
+// /run/shoal/runtime): state.json (what `state` prints, plus what later
+// verbs need: the config, cgroup paths, the init's start time to detect
+// pid reuse) and exec.fifo while the container is created but not started.
+// `start` opens the fifo, which releases the waiting init.
+//
+// # Glossary
+//
+// bundle: the directory holding config.json; rootfs: the container's root
+// filesystem on the host; init: the container's first process (pid 1 when
+// it has its own pid namespace).
+package runtime

@@ -1,0 +1,268 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/shoal-dev/shoal/internal/runtime/seccomp"
+)
+
+// InitArg is argv[1] of the re-executed binary that becomes a container's
+// init. cmd/shoal dispatches it to Init before anything else runs.
+const InitArg = "init"
+
+// IsInit reports whether this process was started as a container init.
+func IsInit() bool {
+	return len(os.Args) > 1 && os.Args[1] == InitArg && os.Getenv("_SHOAL_NSENTER") != ""
+}
+
+// Init is the Go half of a container's init process. It never returns.
+// The nsenter constructor has already put the process in its namespaces.
+func Init() {
+	goruntime.GOMAXPROCS(1)
+	goruntime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv("_SHOAL_NSENTER"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shoal init: bad _SHOAL_NSENTER")
+		os.Exit(1)
+	}
+	unix.CloseOnExec(fd)
+	os.Clearenv()
+	sock := os.NewFile(uintptr(fd), "sync")
+	conn := newSyncConn(sock)
+	var cfg initConfig
+	if err := conn.dec.Decode(&cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "shoal init: read config: %v\n", err)
+		os.Exit(1)
+	}
+	err = runInit(&cfg, conn)
+	_ = conn.send(syncMsg{Type: msgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+func runInit(cfg *initConfig, conn *syncConn) error {
+	p := cfg.Process
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if !cfg.Exec {
+		spec := cfg.Spec
+		rs := &rootfsSetup{spec: spec, rootfs: cfg.Rootfs, bundle: cfg.Bundle, userns: cfg.UserNS}
+		if err := rs.prepare(); err != nil {
+			return err
+		}
+		if err := conn.send(syncMsg{Type: msgHooks}); err != nil {
+			return err
+		}
+		if err := conn.expect(msgAck); err != nil {
+			return err
+		}
+		if spec.Hooks != nil {
+			if err := runHooks(spec.Hooks.CreateContainer, cfg.State, "createContainer"); err != nil {
+				return err
+			}
+		}
+		if err := pivotRoot(cfg.Rootfs); err != nil {
+			return err
+		}
+		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
+			return err
+		}
+		if err := readonlyPaths(spec.Linux.ReadonlyPaths); err != nil {
+			return err
+		}
+		if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+			return err
+		}
+		if spec.Root.Readonly {
+			if err := remountBind("/", unix.MS_RDONLY); err != nil {
+				return fmt.Errorf("make root read-only: %w", err)
+			}
+		}
+		if spec.Hostname != "" {
+			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+				return fmt.Errorf("set hostname: %w", err)
+			}
+		}
+		if spec.Domainname != "" {
+			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+				return fmt.Errorf("set domainname: %w", err)
+			}
+		}
+	}
+	if p.Terminal {
+		if err := setupConsole(cfg.ConsoleFD); err != nil {
+			return err
+		}
+	}
+	if err := applyLSM(p); err != nil {
+		return err
+	}
+	if err := setRlimits(p); err != nil {
+		return err
+	}
+	if p.IOPriority != nil {
+		if err := setIOPriority(p.IOPriority); err != nil {
+			return err
+		}
+	}
+	env := p.Env
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
+	}
+	var sc *specs.LinuxSeccomp
+	if cfg.Spec != nil && cfg.Spec.Linux != nil {
+		sc = cfg.Spec.Linux.Seccomp
+	}
+	if sc != nil && !p.NoNewPrivileges {
+		if err := seccomp.Install(sc); err != nil {
+			return fmt.Errorf("install seccomp filter: %w", err)
+		}
+	}
+	if err := setupUser(p); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+		if sc != nil {
+			if err := seccomp.Install(sc); err != nil {
+				return fmt.Errorf("install seccomp filter: %w", err)
+			}
+		}
+	}
+	// CVE-2024-21626: the working directory must lie inside the container.
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working directory %q is outside the container", p.Cwd)
+	}
+	// Nothing of the host may reach the container's program: every
+	// descriptor above stdio and the preserved ones closes on exec.
+	if err := closeExtraFDs(3 + cfg.PreserveFDs); err != nil {
+		return err
+	}
+	if err := conn.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	if !cfg.Exec {
+		fifo, err := unix.Open("/proc/self/fd/"+strconv.Itoa(cfg.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open exec fifo: %w", err)
+		}
+		if _, err := unix.Write(fifo, []byte{0}); err != nil {
+			return fmt.Errorf("write exec fifo: %w", err)
+		}
+		unix.Close(fifo)
+		if cfg.Spec.Hooks != nil {
+			st := cfg.State
+			st.Status = specs.StateRunning
+			if err := runHooks(cfg.Spec.Hooks.StartContainer, st, "startContainer"); err != nil {
+				return err
+			}
+		}
+	}
+	if err := unix.Exec(path, p.Args, env); err != nil {
+		return fmt.Errorf("exec %s: %w", p.Args[0], err)
+	}
+	return nil
+}
+
+// lookPath finds argv0 with the container's PATH, inside the container.
+func lookPath(argv0 string, env []string) (string, error) {
+	if strings.Contains(argv0, "/") {
+		if _, err := os.Stat(argv0); err != nil {
+			return "", fmt.Errorf("exec %s: %w", argv0, err)
+		}
+		return argv0, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + argv0
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec %s: %w", argv0, exec.ErrNotFound)
+}
+
+// closeExtraFDs marks every descriptor from lowest on close-on-exec.
+func closeExtraFDs(lowest int) error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list descriptors: %w", err)
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < lowest {
+			continue
+		}
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}
+
+func applyLSM(p *specs.Process) error {
+	if p.SelinuxLabel != "" {
+		return errors.New("selinuxLabel is set but SELinux is not supported by this runtime")
+	}
+	if p.ApparmorProfile == "" {
+		return nil
+	}
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || !strings.HasPrefix(string(b), "Y") {
+		return fmt.Errorf("apparmor profile %q is set but AppArmor is not enabled on this host", p.ApparmorProfile)
+	}
+	if err := os.WriteFile("/proc/self/attr/apparmor/exec", []byte("exec "+p.ApparmorProfile), 0); err != nil {
+		if err2 := os.WriteFile("/proc/self/attr/exec", []byte("exec "+p.ApparmorProfile), 0); err2 != nil {
+			return fmt.Errorf("apply apparmor profile %q: %w", p.ApparmorProfile, err)
+		}
+	}
+	return nil
+}
+
+var ioprioClasses = map[specs.IOPriorityClass]int{
+	specs.IOPRIO_CLASS_RT:   1,
+	specs.IOPRIO_CLASS_BE:   2,
+	specs.IOPRIO_CLASS_IDLE: 3,
+}
+
+func setIOPriority(p *specs.LinuxIOPriority) error {
+	class, ok := ioprioClasses[p.Class]
+	if !ok {
+		return fmt.Errorf("unknown ioPriority class %q", p.Class)
+	}
+	const ioprioWhoProcess = 1
+	prio := class<<13 | p.Priority
+	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio)); errno != 0 {
+		return fmt.Errorf("set io priority: %w", errno)
+	}
+	return nil
+}
+
+// hookState is the JSON given to a hook on its stdin.
+func hookState(st specs.State) []byte {
+	b, _ := json.Marshal(st)
+	return b
+}

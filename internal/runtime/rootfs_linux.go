@@ -1,0 +1,534 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// fdPath names an open file for mount(2): the kernel follows the magic
+// link to exactly the inode that was resolved inside the root, so a
+// symlink swapped in later cannot redirect the mount.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+// rootfsSetup prepares the container's mount namespace up to (not
+// including) pivot_root.
+type rootfsSetup struct {
+	spec   *specs.Spec
+	rootfs string
+	bundle string
+	root   *os.File // O_PATH handle of rootfs after it became a mount point
+	userns bool
+}
+
+func (r *rootfsSetup) prepare() error {
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := r.spec.Linux.RootfsPropagation; p != "" {
+		f, ok := propOpts[p]
+		if !ok {
+			return fmt.Errorf("unknown rootfsPropagation %q", p)
+		}
+		prop = f
+	}
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	// The rootfs must be a mount point for pivot_root.
+	if err := unix.Mount(r.rootfs, r.rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s: %w", r.rootfs, err)
+	}
+	// A shared parent mount would make pivot_root fail; keep the rootfs
+	// private to this namespace unless the spec asks otherwise.
+	if r.spec.Linux.RootfsPropagation == "" {
+		if err := unix.Mount("", r.rootfs, "", unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("make rootfs private: %w", err)
+		}
+	}
+	root, err := os.OpenFile(r.rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	r.root = root
+	for _, m := range r.spec.Mounts {
+		if err := r.mount(m); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
+		}
+	}
+	if err := r.devices(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func isBind(m specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+// target resolves dest inside the rootfs, creating a directory (or, for a
+// bind mount of a file, an empty file) there, and returns an O_PATH handle.
+func (r *rootfsSetup) target(dest string, dir bool) (*os.File, error) {
+	// ".." cannot climb above the rootfs: clean it against "/" first.
+	dest = filepath.Clean("/" + dest)
+	if dir {
+		return pathrs.MkdirAllHandle(r.root, dest, 0o755)
+	}
+	if f, err := pathrs.OpenatInRoot(r.root, dest); err == nil {
+		return f, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(dest), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, err
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return pathrs.OpenatInRoot(r.root, dest)
+}
+
+func (r *rootfsSetup) mount(m specs.Mount) error {
+	opts, err := parseMountOpts(m.Options)
+	if err != nil {
+		return err
+	}
+	if m.Type == "cgroup" {
+		return r.mountCgroup(m, opts)
+	}
+	if isBind(m) {
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(r.bundle, src)
+		}
+		st, err := os.Stat(src)
+		if err != nil {
+			return err
+		}
+		tgt, err := r.target(m.Destination, st.IsDir())
+		if err != nil {
+			return err
+		}
+		defer tgt.Close()
+		flags := uintptr(unix.MS_BIND)
+		if opts.recursive {
+			flags |= unix.MS_REC
+		}
+		// The handle keeps naming the directory under the new mount, so
+		// later steps use the resolved path (nothing in the container runs
+		// yet that could swap it).
+		dst, err := os.Readlink(fdPath(tgt))
+		if err != nil {
+			return err
+		}
+		if err := unix.Mount(src, fdPath(tgt), "", flags, ""); err != nil {
+			return err
+		}
+		// Remount to apply the flags; a bind mount ignores them at first.
+		// Keep the flags the kernel locks on the source (nodev, nosuid…).
+		if opts.flags&^unix.MS_REMOUNT != 0 {
+			if err := remountBind(dst, opts.flags&^unix.MS_REMOUNT); err != nil {
+				return err
+			}
+		}
+		return finishMount(dst, opts)
+	}
+	tgt, err := r.target(m.Destination, true)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	dst, err := os.Readlink(fdPath(tgt))
+	if err != nil {
+		return err
+	}
+	data := opts.dataString()
+	err = unix.Mount(m.Source, fdPath(tgt), m.Type, opts.flags, data)
+	if err != nil && m.Type == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
+		// sysfs cannot be mounted in a user namespace that does not own
+		// the network namespace: bind the host's, read-only.
+		if err = unix.Mount("/sys", fdPath(tgt), "", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = remountBind(dst, opts.flags|unix.MS_RDONLY)
+		}
+	}
+	if err != nil && m.Type == "mqueue" && errors.Is(err, unix.EPERM) {
+		if err = unix.Mount("/dev/mqueue", fdPath(tgt), "", unix.MS_BIND, ""); err == nil {
+			err = remountBind(dst, opts.flags)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return finishMount(dst, opts)
+}
+
+func finishMount(dst string, opts mountOpts) error {
+	for _, p := range opts.propFlags {
+		if err := unix.Mount("", dst, "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	if opts.recAttrSet != 0 || opts.recAttrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: opts.recAttrSet, Attr_clr: opts.recAttrClr}
+		if opts.recAttrSet&unix.MOUNT_ATTR__ATIME != 0 || opts.recAttrClr&unix.MOUNT_ATTR__ATIME != 0 {
+			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		}
+		if err := unix.MountSetattr(unix.AT_FDCWD, dst, unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("set recursive mount attributes: %w", err)
+		}
+	}
+	return nil
+}
+
+// remountBind applies flags to a bind mount, keeping the ones the kernel
+// locked on it (a user namespace cannot clear nodev, nosuid, noexec, ro or
+// atime flags of a mount it did not create).
+func remountBind(path string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return err
+	}
+	locked := uintptr(st.Flags) & (unix.MS_NODEV | unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	if err := unix.Mount("", path, "", unix.MS_REMOUNT|unix.MS_BIND|flags|locked, ""); err != nil {
+		return fmt.Errorf("remount %s: %w", path, err)
+	}
+	return nil
+}
+
+// mountCgroup mounts the container's view of the cgroup hierarchy: the
+// cgroup2 filesystem on a unified host, or a tmpfs with one cgroup v1
+// mount per hierarchy on a legacy or hybrid host.
+func (r *rootfsSetup) mountCgroup(m specs.Mount, opts mountOpts) error {
+	tgt, err := r.target(m.Destination, true)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	dst, err := os.Readlink(fdPath(tgt))
+	if err != nil {
+		return err
+	}
+	flags := opts.flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	hier, err := cgroupHierarchies()
+	if err != nil {
+		return err
+	}
+	if len(hier) == 1 && hier[0].fstype == "cgroup2" && hier[0].mountpoint == "/sys/fs/cgroup" {
+		return unix.Mount("cgroup2", fdPath(tgt), "cgroup2", flags, "")
+	}
+	if err := unix.Mount("tmpfs", fdPath(tgt), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+		return err
+	}
+	// Reopen: tgt names the directory under the tmpfs.
+	tgt, err = os.OpenFile(dst, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	for _, h := range hier {
+		name := filepath.Base(h.mountpoint)
+		sub, err := r.target(filepath.Join(m.Destination, name), true)
+		if err != nil {
+			return err
+		}
+		if h.fstype == "cgroup2" {
+			err = unix.Mount("cgroup2", fdPath(sub), "cgroup2", flags, "")
+		} else {
+			err = unix.Mount("cgroup", fdPath(sub), "cgroup", flags, h.options)
+		}
+		sub.Close()
+		if err != nil {
+			return fmt.Errorf("mount cgroup %s: %w", name, err)
+		}
+		// Co-mounted controllers (cpu,cpuacct) also get a name each.
+		if strings.Contains(name, ",") {
+			for _, alias := range strings.Split(name, ",") {
+				_ = unix.Symlinkat(name, int(tgt.Fd()), alias)
+			}
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return remountBind(dst, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+	}
+	return nil
+}
+
+type cgroupHier struct {
+	mountpoint, fstype, options string
+}
+
+// cgroupHierarchies lists the host's cgroup mounts under /sys/fs/cgroup
+// with the options (controllers, name=) to mount each again.
+func cgroupHierarchies() ([]cgroupHier, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []cgroupHier
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		i := strings.Index(line, " - ")
+		if i < 0 {
+			continue
+		}
+		pre, post := strings.Fields(line[:i]), strings.Fields(line[i+3:])
+		if len(pre) < 5 || len(post) < 3 {
+			continue
+		}
+		fstype, mp := post[0], pre[4]
+		if (fstype != "cgroup" && fstype != "cgroup2") || !strings.HasPrefix(mp, "/sys/fs/cgroup") || seen[mp] {
+			continue
+		}
+		seen[mp] = true
+		var keep []string
+		for _, o := range strings.Split(post[2], ",") {
+			if o == "rw" || o == "ro" {
+				continue
+			}
+			keep = append(keep, o)
+		}
+		out = append(out, cgroupHier{mountpoint: mp, fstype: fstype, options: strings.Join(keep, ",")})
+	}
+	return out, nil
+}
+
+var defaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+// devices creates the default device nodes and the spec's devices, and
+// the /dev symlinks every Linux program expects.
+func (r *rootfsSetup) devices() error {
+	mode := os.FileMode(0o666)
+	all := make([]specs.LinuxDevice, 0, len(defaultDevices)+len(r.spec.Linux.Devices))
+	specDevs := map[string]bool{}
+	for _, d := range r.spec.Linux.Devices {
+		specDevs[filepath.Clean(d.Path)] = true
+	}
+	for _, d := range defaultDevices {
+		if !specDevs[d.Path] {
+			d.FileMode = &mode
+			all = append(all, d)
+		}
+	}
+	all = append(all, r.spec.Linux.Devices...)
+	// Only populate /dev when the spec gives the container its own /dev.
+	ownDev := false
+	for _, m := range r.spec.Mounts {
+		if filepath.Clean(m.Destination) == "/dev" {
+			ownDev = true
+		}
+	}
+	for _, d := range all {
+		if !ownDev && !specDevs[filepath.Clean(d.Path)] {
+			continue
+		}
+		if err := r.device(d); err != nil {
+			return fmt.Errorf("create device %s: %w", d.Path, err)
+		}
+	}
+	if !ownDev {
+		return nil
+	}
+	links := [][2]string{
+		{"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
+		{"/proc/kcore", "/dev/core"},
+	}
+	devDir, err := pathrs.OpenatInRoot(r.root, "/dev")
+	if err != nil {
+		return fmt.Errorf("open /dev: %w", err)
+	}
+	defer devDir.Close()
+	for _, l := range links {
+		if err := unix.Symlinkat(l[0], int(devDir.Fd()), filepath.Base(l[1])); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("symlink %s: %w", l[1], err)
+		}
+	}
+	// /dev/ptmx points into the container's own devpts instance.
+	if _, err := os.Lstat(filepath.Join(r.rootfs, "dev/pts/ptmx")); err == nil {
+		_ = unix.Unlinkat(int(devDir.Fd()), "ptmx", 0)
+		if err := unix.Symlinkat("pts/ptmx", int(devDir.Fd()), "ptmx"); err != nil {
+			return fmt.Errorf("symlink /dev/ptmx: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *rootfsSetup) device(d specs.LinuxDevice) error {
+	parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(d.Path), 0o755)
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	base := filepath.Base(d.Path)
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	_ = unix.Unlinkat(int(parent.Fd()), base, 0)
+	if !r.userns {
+		dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+		if err := unix.Mknodat(int(parent.Fd()), base, typ|perm, int(dev)); err != nil {
+			return err
+		}
+		// mknod's mode is filtered by the umask; set it exactly.
+		if err := unix.Fchmodat(int(parent.Fd()), base, perm, 0); err != nil {
+			return err
+		}
+		uid, gid := 0, 0
+		if d.UID != nil {
+			uid = int(*d.UID)
+		}
+		if d.GID != nil {
+			gid = int(*d.GID)
+		}
+		return unix.Fchownat(int(parent.Fd()), base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	// In a user namespace mknod is refused: bind the host's node.
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	tgt, err := pathrs.OpenatInRoot(r.root, d.Path)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	return unix.Mount(d.Path, fdPath(tgt), "", unix.MS_BIND, "")
+}
+
+// pivotRoot makes rootfs the process's root and detaches the old root.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			// pivot_root cannot work from an initramfs root; fall back
+			// to moving the rootfs over / and chroot into it.
+			return chrootFallback(rootfs)
+		}
+		return fmt.Errorf("pivot_root %s: %w", rootfs, err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return err
+	}
+	// Don't let the unmount reach the host through shared propagation.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+func chrootFallback(rootfs string) error {
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs to /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// maskPaths hides paths from the container: /dev/null over files, an
+// empty read-only tmpfs over directories. Runs after pivot_root.
+func maskPaths(paths []string) error {
+	for _, p := range paths {
+		st, err := os.Lstat(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		if st.IsDir() {
+			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0k")
+		} else {
+			err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// readonlyPaths bind-mounts each path read-only over itself.
+func readonlyPaths(paths []string) error {
+	for _, p := range paths {
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("readonly %s: %w", p, err)
+		}
+		if err := remountBind(p, unix.MS_RDONLY); err != nil {
+			return fmt.Errorf("readonly %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func writeSysctls(sysctls map[string]string) error {
+	for k, v := range sysctls {
+		if strings.Contains(k, "..") || strings.Contains(k, "/../") {
+			return fmt.Errorf("invalid sysctl %q", k)
+		}
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	return nil
+}

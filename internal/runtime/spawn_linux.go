@@ -1,0 +1,188 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// spawnOpts says how to start an init process (the container's first
+// process, or an exec'd one).
+type spawnOpts struct {
+	cloneFlags  uint32
+	nsPaths     []string // "type:path"
+	uidMappings []specs.LinuxIDMapping
+	gidMappings []specs.LinuxIDMapping
+	oomScoreAdj *int
+	// joinCgroup moves stage 0 into the container's cgroup before it
+	// creates namespaces, so init and a new cgroup namespace start there.
+	joinCgroup func(pid int) error
+	stdin      *os.File
+	stdout     *os.File
+	stderr     *os.File
+	// preserve are passed through at fds 3…; the fifo and console follow.
+	preserve []*os.File
+	fifo     *os.File
+	console  *os.File
+}
+
+// spawned is a started init, waiting for its initConfig.
+type spawned struct {
+	pid  int
+	sock *os.File
+	conn *syncConn
+}
+
+var nsTypeName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace:     "pid",
+	specs.NetworkNamespace: "net",
+	specs.MountNamespace:   "mnt",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.UserNamespace:    "user",
+	specs.CgroupNamespace:  "cgroup",
+	specs.TimeNamespace:    "time",
+}
+
+var nsCloneFlag = map[specs.LinuxNamespaceType]uint32{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// spawn starts stage 0 from the sealed binary, drives the namespace
+// phase and returns init's pid with the sync connection to it.
+func spawn(o spawnOpts) (sp *spawned, err error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create sync socket: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childSock.Close()
+	defer func() {
+		if err != nil {
+			parentSock.Close()
+		}
+	}()
+
+	extra := append([]*os.File{}, o.preserve...)
+	syncFD := 3 + len(extra)
+	extra = append(extra, childSock)
+	env := []string{"_SHOAL_NSENTER=" + strconv.Itoa(syncFD)}
+	if o.fifo != nil {
+		env = append(env, "_SHOAL_FIFO="+strconv.Itoa(3+len(extra)))
+		extra = append(extra, o.fifo)
+	}
+	if o.console != nil {
+		env = append(env, "_SHOAL_CONSOLE="+strconv.Itoa(3+len(extra)))
+		extra = append(extra, o.console)
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"shoal", InitArg},
+		Env:        env,
+		Stdin:      o.stdin,
+		Stdout:     o.stdout,
+		Stderr:     o.stderr,
+		ExtraFiles: extra,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	stage0 := cmd.Process.Pid
+	reaped := false
+	defer func() {
+		if !reaped {
+			if err != nil {
+				_ = cmd.Process.Kill()
+			}
+			_ = cmd.Wait()
+		}
+	}()
+	if o.oomScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(stage0)+"/oom_score_adj", []byte(strconv.Itoa(*o.oomScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("set oom_score_adj %d: %w", *o.oomScoreAdj, err)
+		}
+	}
+	if o.joinCgroup != nil {
+		if err := o.joinCgroup(stage0); err != nil {
+			return nil, err
+		}
+	}
+	var flags [4]byte
+	binary.NativeEndian.PutUint32(flags[:], o.cloneFlags)
+	if err := writeRecord(parentSock, nsCloneFlags, flags[:]); err != nil {
+		return nil, fmt.Errorf("send namespaces: %w", err)
+	}
+	for _, p := range o.nsPaths {
+		if err := writeRecord(parentSock, nsPath, []byte(p)); err != nil {
+			return nil, fmt.Errorf("send namespaces: %w", err)
+		}
+	}
+	if err := writeRecord(parentSock, nsEnd, nil); err != nil {
+		return nil, fmt.Errorf("send namespaces: %w", err)
+	}
+	var initPid int
+	for initPid == 0 {
+		typ, data, err := readRecord(parentSock)
+		if err != nil {
+			return nil, fmt.Errorf("container init failed before entering its namespaces: %w", err)
+		}
+		switch typ {
+		case nsMapRequest:
+			if err := writeIDMaps(stage0, o.uidMappings, o.gidMappings); err != nil {
+				return nil, err
+			}
+			if err := writeRecord(parentSock, nsMapAck, nil); err != nil {
+				return nil, err
+			}
+		case nsChildPid:
+			initPid = int(binary.NativeEndian.Uint32(data))
+		case nsError:
+			return nil, errors.New(string(data))
+		default:
+			return nil, fmt.Errorf("unexpected record %d from container init", typ)
+		}
+	}
+	reaped = true
+	if err := cmd.Wait(); err != nil {
+		_ = unix.Kill(initPid, unix.SIGKILL)
+		return nil, fmt.Errorf("container init stage 0: %w", err)
+	}
+	return &spawned{pid: initPid, sock: parentSock, conn: newSyncConn(parentSock)}, nil
+}
+
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	format := func(m []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, e := range m {
+			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+		}
+		return []byte(b.String())
+	}
+	base := "/proc/" + strconv.Itoa(pid) + "/"
+	if err := os.WriteFile(base+"uid_map", format(uids), 0); err != nil {
+		return fmt.Errorf("write uid_map: %w", err)
+	}
+	if err := os.WriteFile(base+"gid_map", format(gids), 0); err != nil {
+		return fmt.Errorf("write gid_map: %w", err)
+	}
+	return nil
+}
