@@ -94,17 +94,16 @@ func ValidateSpec(spec *specs.Spec) error {
 	if spec.Root == nil || spec.Root.Path == "" {
 		return bad("root.path is required")
 	}
-	if spec.Process == nil {
-		return bad("process is required")
-	}
-	if err := validateProcess(spec.Process); err != nil {
-		return bad("%v", err)
+	// A spec without a process can be created but not started.
+	if spec.Process != nil {
+		if err := validateProcess(spec.Process); err != nil {
+			return bad("%v", err)
+		}
 	}
 	if spec.Linux == nil {
 		return bad("linux section is required")
 	}
 	seen := map[specs.LinuxNamespaceType]bool{}
-	hasMnt := false
 	for _, ns := range spec.Linux.Namespaces {
 		if _, ok := nsFlags[ns.Type]; !ok {
 			return bad("unknown namespace type %q", ns.Type)
@@ -116,12 +115,6 @@ func ValidateSpec(spec *specs.Spec) error {
 		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
 			return bad("namespace %q path %q is not absolute", ns.Type, ns.Path)
 		}
-		if ns.Type == specs.MountNamespace {
-			hasMnt = true
-		}
-	}
-	if !hasMnt {
-		return bad("a mount namespace is required")
 	}
 	if (len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return bad("uidMappings/gidMappings need a user namespace")

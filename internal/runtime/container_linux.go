@@ -50,10 +50,12 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkHostLimits(spec.Process); err != nil {
-		return nil, nil, err
+	if spec.Process != nil {
+		if err := checkHostLimits(spec.Process); err != nil {
+			return nil, nil, err
+		}
 	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" && o.console == nil {
+	if spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" && o.console == nil {
 		return nil, nil, fmt.Errorf("process.terminal is set: --console-socket is required: %w", ErrInvalidConfig)
 	}
 	bundle, _ := filepath.Abs(o.Bundle)
@@ -93,6 +95,14 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	if spec.Process != nil {
+		// init opens the fifo after it became the container's user.
+		uid := hostID(spec.Linux.UIDMappings, spec.Process.User.UID)
+		gid := hostID(spec.Linux.GIDMappings, spec.Process.User.GID)
+		if err := os.Chown(fifoPath, int(uid), int(gid)); err != nil {
+			return nil, nil, fmt.Errorf("chown exec fifo: %w", err)
+		}
+	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open exec fifo: %w", err)
@@ -107,7 +117,6 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	so := spawnOpts{
 		uidMappings: spec.Linux.UIDMappings,
 		gidMappings: spec.Linux.GIDMappings,
-		oomScoreAdj: spec.Process.OOMScoreAdj,
 		stdin:       o.IO.Stdin, stdout: o.IO.Stdout, stderr: o.IO.Stderr,
 		fifo: fifo,
 		joinCgroup: func(pid int) error {
@@ -119,6 +128,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 			}
 			return nil
 		},
+	}
+	if spec.Process != nil {
+		so.oomScoreAdj = spec.Process.OOMScoreAdj
 	}
 	for i := 0; i < o.PreserveFDs; i++ {
 		so.preserve = append(so.preserve, os.NewFile(uintptr(3+i), "preserved"))
@@ -133,11 +145,14 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 			if ns.Type == specs.PIDNamespace {
 				c.OwnPidNS = true
 			}
+			if ns.Type == specs.MountNamespace {
+				c.OwnMntNS = true
+			}
 		} else {
 			so.nsPaths = append(so.nsPaths, nsTypeName[ns.Type]+":"+ns.Path)
 		}
 	}
-	if spec.Process.Terminal {
+	if spec.Process != nil && spec.Process.Terminal {
 		if o.console != nil {
 			so.console = o.console
 		} else {
@@ -163,7 +178,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	}
 	cfg := &initConfig{
 		Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
-		UserNS: userns, PreserveFDs: o.PreserveFDs,
+		UserNS: userns, NewMnt: c.OwnMntNS, PreserveFDs: o.PreserveFDs,
 		State: c.State(),
 	}
 	cfg.State.Status = StatusCreating
@@ -196,6 +211,20 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	return c, sp, nil
 }
 
+// hostID maps a container uid or gid to the host's through the id map;
+// without a map they are the same.
+func hostID(m []specs.LinuxIDMapping, id uint32) uint32 {
+	if len(m) == 0 {
+		return id
+	}
+	for _, e := range m {
+		if id >= e.ContainerID && id < e.ContainerID+e.Size {
+			return e.HostID + id - e.ContainerID
+		}
+	}
+	return 65534
+}
+
 func dialConsole(path string) (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -226,6 +255,9 @@ func (c *Container) start() error {
 	if st := c.Status(); st != StatusCreated {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, st, ErrState)
 	}
+	if c.Spec.Process == nil {
+		return fmt.Errorf("container %s has no process to start: %w", c.ID, ErrInvalidConfig)
+	}
 	fifoPath := filepath.Join(c.dir, fifoName)
 	fifo, err := os.OpenFile(fifoPath, os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -242,7 +274,8 @@ func (c *Container) start() error {
 		st := c.State()
 		st.Status = StatusRunning
 		if err := runHooks(c.Spec.Hooks.Poststart, st, "poststart"); err != nil {
-			return err
+			// The spec: a failing poststart hook is only warned about.
+			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 	}
 	return nil
@@ -331,7 +364,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	}
 	defer unlock()
 	st := c.Status()
-	if st != StatusStopped && st != StatusCreated && !force {
+	if st != StatusStopped && !force {
 		return fmt.Errorf("container %s is %s: stop it or use --force: %w", id, st, ErrState)
 	}
 	cg, _ := c.cgroup()
@@ -345,6 +378,11 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		}
 	}
 	var errs []error
+	if !c.OwnMntNS {
+		if err := unmountUnder(c.Rootfs); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if cg != nil {
 		if !c.OwnPidNS {
 			_ = cg.Kill(unix.SIGKILL)

@@ -45,7 +45,11 @@ func Init() {
 		os.Exit(1)
 	}
 	err = runInit(&cfg, conn)
-	_ = conn.send(syncMsg{Type: msgError, Error: err.Error()})
+	if serr := conn.send(syncMsg{Type: msgError, Error: err.Error()}); serr != nil {
+		// The runtime has gone (create returned): the container's
+		// stderr is the only place left to say why it did not start.
+		fmt.Fprintf(os.Stderr, "shoal init: %v\n", err)
+	}
 	os.Exit(1)
 }
 
@@ -56,7 +60,7 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 	}
 	if !cfg.Exec {
 		spec := cfg.Spec
-		rs := &rootfsSetup{spec: spec, rootfs: cfg.Rootfs, bundle: cfg.Bundle, userns: cfg.UserNS}
+		rs := &rootfsSetup{spec: spec, rootfs: cfg.Rootfs, bundle: cfg.Bundle, userns: cfg.UserNS, newMnt: cfg.NewMnt}
 		if err := rs.prepare(); err != nil {
 			return err
 		}
@@ -71,7 +75,14 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 				return err
 			}
 		}
-		if err := pivotRoot(cfg.Rootfs); err != nil {
+		if cfg.NewMnt {
+			if err := pivotRoot(cfg.Rootfs); err != nil {
+				return err
+			}
+			if err := setRootPropagation(spec.Linux.RootfsPropagation); err != nil {
+				return err
+			}
+		} else if err := chrootInto(cfg.Rootfs); err != nil {
 			return err
 		}
 		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
@@ -99,6 +110,16 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 			}
 		}
 	}
+	if p == nil {
+		// Created without a process: start refuses to run it; wait
+		// until delete kills us.
+		if err := conn.send(syncMsg{Type: msgReady}); err != nil {
+			return err
+		}
+		for {
+			unix.Pause()
+		}
+	}
 	if p.Terminal {
 		if err := setupConsole(cfg.ConsoleFD); err != nil {
 			return err
@@ -123,6 +144,11 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
 	}
+	// CVE-2024-21626: the working directory must lie inside the container.
+	// (Checked before seccomp, which may deny getcwd.)
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working directory %q is outside the container", p.Cwd)
+	}
 	var sc *specs.LinuxSeccomp
 	if cfg.Spec != nil && cfg.Spec.Linux != nil {
 		sc = cfg.Spec.Linux.Seccomp
@@ -144,11 +170,6 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 				return fmt.Errorf("install seccomp filter: %w", err)
 			}
 		}
-	}
-	// CVE-2024-21626: the working directory must lie inside the container.
-	wd, err := unix.Getwd()
-	if err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("working directory %q is outside the container", p.Cwd)
 	}
 	// Nothing of the host may reach the container's program: every
 	// descriptor above stdio and the preserved ones closes on exec.

@@ -27,30 +27,98 @@ type rootfsSetup struct {
 	bundle string
 	root   *os.File // O_PATH handle of rootfs after it became a mount point
 	userns bool
+	// newMnt is false when the container shares the runtime's mount
+	// namespace: its mounts then live under the rootfs on the host until
+	// delete removes them, and chroot replaces pivot_root.
+	newMnt bool
+}
+
+// setRootPropagation applies the spec's rootfsPropagation to the new root.
+func setRootPropagation(p string) error {
+	if p == "" {
+		return nil
+	}
+	if err := unix.Mount("", "/", "", propOpts[p], ""); err != nil {
+		return fmt.Errorf("set rootfsPropagation %s: %w", p, err)
+	}
+	return nil
+}
+
+// chrootInto makes rootfs the process's root without pivot_root, for a
+// container without a mount namespace of its own.
+func chrootInto(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
+	}
+	return unix.Chdir("/")
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first.
+func unmountUnder(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var mps []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			mps = append(mps, mp)
+		}
+	}
+	var errs []error
+	for i := len(mps) - 1; i >= 0; i-- {
+		if err := unix.Unmount(mps[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", mps[i], err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unescapeMountinfo undoes the octal escapes of /proc/self/mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func (r *rootfsSetup) prepare() error {
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := r.spec.Linux.RootfsPropagation; p != "" {
-		f, ok := propOpts[p]
-		if !ok {
-			return fmt.Errorf("unknown rootfsPropagation %q", p)
+	if r.spec.Linux.RootfsPropagation != "" {
+		if _, ok := propOpts[r.spec.Linux.RootfsPropagation]; !ok {
+			return fmt.Errorf("unknown rootfsPropagation %q", r.spec.Linux.RootfsPropagation)
 		}
-		prop = f
 	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
-		return fmt.Errorf("set propagation of /: %w", err)
+	if r.newMnt {
+		// Nothing mounted here may propagate back to the host. The
+		// spec's rootfsPropagation applies to the new root after
+		// pivot_root (see setRootPropagation); a shared parent would make
+		// pivot_root fail.
+		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make / a slave mount: %w", err)
+		}
 	}
 	// The rootfs must be a mount point for pivot_root.
 	if err := unix.Mount(r.rootfs, r.rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s: %w", r.rootfs, err)
-	}
-	// A shared parent mount would make pivot_root fail; keep the rootfs
-	// private to this namespace unless the spec asks otherwise.
-	if r.spec.Linux.RootfsPropagation == "" {
-		if err := unix.Mount("", r.rootfs, "", unix.MS_PRIVATE, ""); err != nil {
-			return fmt.Errorf("make rootfs private: %w", err)
-		}
 	}
 	root, err := os.OpenFile(r.rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -85,7 +85,9 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 	extra := append([]*os.File{}, o.preserve...)
 	syncFD := 3 + len(extra)
 	extra = append(extra, childSock)
-	env := []string{"_SHOAL_NSENTER=" + strconv.Itoa(syncFD)}
+	// glibc's rseq registration fails in threads of a process made with a
+	// raw clone (nsenter's CLONE_PARENT child): Go never needs rseq.
+	env := []string{"_SHOAL_NSENTER=" + strconv.Itoa(syncFD), "GLIBC_TUNABLES=glibc.pthread.rseq=0"}
 	if o.fifo != nil {
 		env = append(env, "_SHOAL_FIFO="+strconv.Itoa(3+len(extra)))
 		extra = append(extra, o.fifo)

@@ -45,6 +45,9 @@ type Container struct {
 	// OwnPidNS says the container has a pid namespace of its own, so
 	// killing its init kills every process in it.
 	OwnPidNS bool `json:"own_pid_ns"`
+	// OwnMntNS says the container has a mount namespace of its own; if
+	// not, its mounts were made in the runtime's and delete removes them.
+	OwnMntNS bool `json:"own_mnt_ns"`
 
 	dir string
 }

@@ -59,6 +59,7 @@ type initConfig struct {
 	Bundle  string         `json:"bundle"`
 	State   specs.State    `json:"state"`
 	UserNS  bool           `json:"userns"`
+	NewMnt  bool           `json:"new_mnt"`
 	// Fd numbers in init: the exec fifo (create only), the console socket
 	// (terminal only); PreserveFDs extra descriptors from 3 are kept.
 	FifoFD      int `json:"fifo_fd"`

@@ -184,15 +184,23 @@ func (m *legacyManager) setMemory(r *specs.LinuxResources) error {
 	if mem == nil {
 		return nil
 	}
-	if mem.Kernel != nil || mem.KernelTCP != nil {
+	if mem.Kernel != nil {
 		m.log.Debug("ignoring deprecated kernel memory limit")
 	}
-	if !memorySet(mem) {
+	if !memorySet(mem) && mem.KernelTCP == nil {
 		return nil
 	}
 	dir, err := m.dir("memory")
 	if err != nil {
 		return err
+	}
+	if mem.KernelTCP != nil {
+		if err := writeFile(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*mem.KernelTCP, 10)); err != nil {
+			return fmt.Errorf("kernel TCP memory limit: %w", err)
+		}
+		if !memorySet(mem) {
+			return nil
+		}
 	}
 	limit, swap := val(mem.Limit), val(mem.Swap)
 	haveSwap := fileExists(dir, v1MemSwap)

@@ -1,0 +1,179 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/shoal-dev/shoal/internal/runtime"
+)
+
+func TestRuntimeUserNamespace(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}, "sh", "-c", "id -u; cat /proc/self/uid_map; sleep 100")
+	// The container's root is an unprivileged host uid: it must be able
+	// to reach the rootfs, as with any runtime.
+	for d := b; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := tempFile(t)
+	cmd := exec.Command(r.bin, "runtime", "--root", r.root, "create", "--bundle", b, "userns")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("create: %v: %s", err, readAll(t, out))
+	}
+	r.ok("start", "userns")
+	pid := r.state("userns").Pid
+	waitFor(t, "container output", 5*time.Second, func() bool { return strings.Count(readAll(t, out), "\n") >= 2 })
+	got := strings.Fields(readAll(t, out))
+	if len(got) < 4 || got[0] != "0" || got[1] != "0" || got[2] != "100000" || got[3] != "65536" {
+		t.Errorf("inside the user namespace: %q", got)
+	}
+	// Seen from the host, the container's root is uid 100000.
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "Uid:") && strings.Fields(l)[1] != "100000" {
+			t.Errorf("host view of the container's uid: %s", l)
+		}
+	}
+	r.ok("delete", "--force", "userns")
+}
+
+func TestRuntimeConsoleSocket(t *testing.T) {
+	r := newRT(t)
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			got <- "accept: " + err.Error()
+			return
+		}
+		defer c.Close()
+		f, _ := c.File()
+		master, err := runtime.ReceiveConsole(f)
+		f.Close()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer master.Close()
+		var sb strings.Builder
+		sc := bufio.NewScanner(master)
+		for sc.Scan() {
+			sb.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "done") {
+				break
+			}
+		}
+		got <- sb.String()
+	}()
+	b := bundle(t, func(s *specs.Spec) { s.Process.Terminal = true }, "sh", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; echo done; sleep 1")
+	if res := r.run("run", "--bundle", b, "--detach", "--console-socket", sock, "tty"); res.code != 0 {
+		t.Fatalf("run with a console socket: %+v", res)
+	}
+	select {
+	case out := <-got:
+		if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "stdin-is-tty") {
+			t.Errorf("terminal output: %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no output on the terminal")
+	}
+	// Without a console socket, a terminal is refused with a clear error.
+	if res := r.run("create", "--bundle", b, "notty"); res.code == 0 || !strings.Contains(res.stderr, "console-socket") {
+		t.Errorf("terminal without console socket: %+v", res)
+	}
+}
+
+func TestRuntimeUpdate(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, nil, "sleep", "100")
+	r.ok("run", "--detach", "--bundle", b, "upd")
+	r.ok("update", "--memory", strconv.Itoa(64<<20), "--pids-limit", "50", "--cpu-quota", "50000", "--cpu-period", "100000", "upd")
+	cg := readSpec(t, b).Linux.CgroupsPath
+	read := func(ctrl, file string) string {
+		data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, cg, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("no cgroup v1 memory hierarchy on this host")
+	}
+	if got := read("memory", "memory.limit_in_bytes"); got != strconv.Itoa(64<<20) {
+		t.Errorf("memory limit %s", got)
+	}
+	if got := read("pids", "pids.max"); got != "50" {
+		t.Errorf("pids.max %s", got)
+	}
+	if got := read("cpu", "cpu.cfs_quota_us"); got != "50000" {
+		t.Errorf("cfs quota %s", got)
+	}
+	r.ok("delete", "--force", "upd")
+}
+
+// Pure cgroup v1: the hybrid host's unified mount hidden in a private
+// mount namespace, where the runtime must run as on a legacy host.
+func TestRuntimePureV1(t *testing.T) {
+	r := newRT(t)
+	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err != nil {
+		t.Skip("host has no hybrid unified mount to hide")
+	}
+	limit := int64(48 << 20)
+	b := bundle(t, func(s *specs.Spec) { s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit} },
+		"sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup")
+	script := "umount /sys/fs/cgroup/unified && exec " + r.bin + " runtime --root " + r.root + " run --bundle " + b + " v1"
+	out, err := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("run on pure v1: %v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), strconv.FormatInt(limit, 10)) || strings.Contains(string(out), "unified") {
+		t.Errorf("pure v1 container: %s", out)
+	}
+	if d := cgroupDirs(readSpec(t, b).Linux.CgroupsPath); len(d) != 0 {
+		t.Errorf("cgroups left: %v", d)
+	}
+}
+
+func TestRuntimePreserveFDs(t *testing.T) {
+	r := newRT(t)
+	f, err := os.CreateTemp(t.TempDir(), "passed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bundle(t, nil, "sh", "-c", "echo through-fd3 >&3")
+	cmd := exec.Command(r.bin, "runtime", "--root", r.root, "run", "--preserve-fds", "1", "--bundle", b, "pfd")
+	cmd.ExtraFiles = []*os.File{f}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run --preserve-fds: %v: %s", err, out)
+	}
+	if data, _ := os.ReadFile(f.Name()); string(data) != "through-fd3\n" {
+		t.Errorf("preserved fd got %q", data)
+	}
+}
