@@ -256,6 +256,9 @@ func (c *Container) start() error {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, st, ErrState)
 	}
 	if c.Spec.Process == nil {
+		// Nothing to run: the container ends, as the spec asks.
+		_ = unix.Kill(c.Pid, unix.SIGKILL)
+		waitGone(c.Pid, c.StartTime, 5*time.Second)
 		return fmt.Errorf("container %s has no process to start: %w", c.ID, ErrInvalidConfig)
 	}
 	fifoPath := filepath.Join(c.dir, fifoName)
@@ -265,18 +268,21 @@ func (c *Container) start() error {
 	}
 	buf := make([]byte, 1)
 	n, err := fifo.Read(buf)
-	fifo.Close()
 	_ = os.Remove(fifoPath)
 	if err != nil || n != 1 {
+		fifo.Close()
 		return fmt.Errorf("container %s init exited before start", c.ID)
 	}
-	if c.Spec.Hooks != nil {
+	// EOF comes when init execs the container's program (its end of the
+	// fifo is close-on-exec), or dies trying.
+	_, _ = fifo.Read(buf)
+	fifo.Close()
+	if c.Spec.Hooks != nil && len(c.Spec.Hooks.Poststart) > 0 {
 		st := c.State()
 		st.Status = StatusRunning
-		if err := runHooks(c.Spec.Hooks.Poststart, st, "poststart"); err != nil {
-			// The spec: a failing poststart hook is only warned about.
-			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
-		}
+		// The spec: a failing poststart hook is warned about and the
+		// others still run.
+		runHooksWarn(c.Spec.Hooks.Poststart, st, "poststart")
 	}
 	return nil
 }
@@ -394,10 +400,8 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		s := c.State()
 		s.Status = StatusStopped
-		if err := runHooks(c.Spec.Hooks.Poststop, s, "poststop"); err != nil {
-			// The spec says a failing poststop hook is only warned about.
-			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
-		}
+		// The spec: a failing poststop hook is only warned about.
+		runHooksWarn(c.Spec.Hooks.Poststop, s, "poststop")
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove state: %w", err))

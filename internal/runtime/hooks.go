@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -20,6 +21,16 @@ func runHooks(hooks []specs.Hook, st specs.State, kind string) error {
 		}
 	}
 	return nil
+}
+
+// runHooksWarn runs every hook, writing a warning to stderr for each that
+// fails (poststart and poststop failures do not fail the operation).
+func runHooksWarn(hooks []specs.Hook, st specs.State, kind string) {
+	for i, h := range hooks {
+		if err := runHook(h, st); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %s hook #%d (%s): %v\n", kind, i, h.Path, err)
+		}
+	}
 }
 
 func runHook(h specs.Hook, st specs.State) error {

@@ -187,7 +187,8 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 		if _, err := unix.Write(fifo, []byte{0}); err != nil {
 			return fmt.Errorf("write exec fifo: %w", err)
 		}
-		unix.Close(fifo)
+		// The fifo stays open (close-on-exec): start reads EOF exactly
+		// when the container's program has been exec'd.
 		if cfg.Spec.Hooks != nil {
 			st := cfg.State
 			st.Status = specs.StateRunning
