@@ -177,3 +177,31 @@ func TestRuntimePreserveFDs(t *testing.T) {
 		t.Errorf("preserved fd got %q", data)
 	}
 }
+
+func TestRuntimeProcessSettings(t *testing.T) {
+	r := newRT(t)
+	adj := 500
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}
+		s.Process.Env = append(s.Process.Env, "SHOAL_VAR=hello")
+		s.Process.Cwd = "/tmp"
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 654}}
+		s.Process.OOMScoreAdj = &adj
+		s.Process.NoNewPrivileges = true
+		s.Process.Capabilities = &specs.LinuxCapabilities{
+			Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Effective: []string{"CAP_KILL"},
+			Permitted: []string{"CAP_KILL"}, Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
+		}
+	}, "sh", "-c", `id; echo env=$SHOAL_VAR; pwd; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb))' /proc/self/status`)
+	out := r.ok("run", "--bundle", b, "proc")
+	for _, want := range []string{
+		"uid=1000 gid=1000 groups=10,20", "env=hello\n", "/tmp\n", "321\n654\n", "500\n",
+		"NoNewPrivs:\t1",
+		"CapInh:\t0000000000000020", "CapPrm:\t0000000000000020", "CapEff:\t0000000000000020",
+		"CapBnd:\t0000000000000021", "CapAmb:\t0000000000000020",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

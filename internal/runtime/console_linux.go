@@ -2,10 +2,14 @@ package runtime
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // setupConsole makes a pseudo-terminal inside the container, sends its
@@ -68,4 +72,48 @@ func ReceiveConsole(conn *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("receive console: no descriptor")
 	}
 	return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
+}
+
+// proxyConsole copies between a pty master and the caller's stdio, puts a
+// terminal stdin in raw mode and follows its window size. The returned
+// function restores the terminal.
+func proxyConsole(master *os.File, stdio IO) func() {
+	restore := func() {}
+	if stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd())) {
+		if st, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
+			restore = func() { _ = term.Restore(int(stdio.Stdin.Fd()), st) }
+		}
+		resize := func() {
+			if ws, err := unix.IoctlGetWinsize(int(stdio.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+				_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+			}
+		}
+		resize()
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		go func() {
+			for range winch {
+				resize()
+			}
+		}()
+	}
+	if stdio.Stdin != nil {
+		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+	}
+	done := make(chan struct{})
+	go func() {
+		if stdio.Stdout != nil {
+			_, _ = io.Copy(stdio.Stdout, master)
+		}
+		close(done)
+	}()
+	return func() {
+		// Drain what the container wrote before it exited: the copy
+		// ends when the last slave descriptor closes.
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		restore()
+	}
 }

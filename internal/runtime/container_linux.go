@@ -302,11 +302,36 @@ func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts, detach bool,
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
+	// A terminal without a console socket: the runtime holds the pty
+	// master itself and copies it to its own stdio, as runc does.
+	var consolePeer *os.File
+	if !detach && o.ConsoleSocket == "" {
+		if spec, _, err := LoadBundle(o.Bundle); err == nil && spec.Process != nil && spec.Process.Terminal {
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return 0, fmt.Errorf("create console socket: %w", err)
+			}
+			o.console = os.NewFile(uintptr(fds[0]), "console")
+			consolePeer = os.NewFile(uintptr(fds[1]), "console-peer")
+			defer o.console.Close()
+			defer consolePeer.Close()
+		}
+	}
 	c, sp, err := r.create(ctx, id, o)
 	if err != nil {
 		return 0, err
 	}
 	sp.sock.Close()
+	if consolePeer != nil {
+		master, err := ReceiveConsole(consolePeer)
+		if err != nil {
+			_ = r.Delete(ctx, id, true)
+			return 0, err
+		}
+		defer master.Close()
+		restore := proxyConsole(master, o.IO)
+		defer restore()
+	}
 	if created != nil {
 		if err := created(c.Pid); err != nil {
 			_ = r.Delete(ctx, id, true)
