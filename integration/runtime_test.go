@@ -18,9 +18,10 @@ import (
 func TestRuntimeIsolation(t *testing.T) {
 	r := newRT(t)
 	b := bundle(t, func(s *specs.Spec) { s.Hostname = "shoaltest" },
-		"sh", "-c", `echo pid=$$; echo host=$(hostname); echo procs $(cd /proc && echo [0-9]*); cat /proc/mounts`)
+		"sh", "-c", `echo pid=$$; echo host=$(hostname); echo procs $(cd /proc && echo [0-9]*); echo cgroups $(cut -d: -f3 /proc/self/cgroup | sort -u); cat /proc/mounts`)
 	out := r.ok("run", "--bundle", b, "iso")
-	for _, want := range []string{"pid=1\n", "host=shoaltest\n"} {
+	// With a cgroup namespace the container's cgroup is its root.
+	for _, want := range []string{"pid=1\n", "host=shoaltest\n", "cgroups /\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

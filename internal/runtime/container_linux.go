@@ -7,8 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -66,10 +66,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 		}
 		return nil, nil, fmt.Errorf("create state dir: %w", err)
 	}
-	owner := ""
-	if u, err := user.Current(); err == nil {
-		owner = u.Username
-	}
+	// The owner is recorded as a uid; resolving a name goes through NSS
+	// (milliseconds with cgo) and only `list` shows it.
+	owner := strconv.Itoa(os.Geteuid())
 	c = &Container{
 		ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
 		Owner: owner, Spec: spec, dir: dir,
@@ -179,7 +178,8 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	cfg := &initConfig{
 		Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
 		UserNS: userns, NewMnt: c.OwnMntNS, PreserveFDs: o.PreserveFDs,
-		State: c.State(),
+		NewCgroupNS: so.cloneFlags&unix.CLONE_NEWCGROUP != 0,
+		State:       c.State(),
 	}
 	cfg.State.Status = StatusCreating
 	cfg.FifoFD = 3 + o.PreserveFDs + 1

@@ -55,6 +55,13 @@ func Init() {
 
 func runInit(cfg *initConfig, conn *syncConn) error {
 	p := cfg.Process
+	if cfg.NewCgroupNS {
+		// On this locked thread, which is the one that execs: the
+		// container's program inherits the namespace.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}

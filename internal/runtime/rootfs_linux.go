@@ -154,14 +154,14 @@ func (r *rootfsSetup) target(dest string, dir bool) (*os.File, error) {
 	// ".." cannot climb above the rootfs: clean it against "/" first.
 	dest = filepath.Clean("/" + dest)
 	if dir {
-		return pathrs.MkdirAllHandle(r.root, dest, 0o755)
+		return mkdirAllInRoot(r.root, dest)
 	}
-	if f, err := pathrs.OpenatInRoot(r.root, dest); err == nil {
+	if f, err := openInRoot(r.root, dest, 0); err == nil {
 		return f, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(dest), 0o755)
+	parent, err := mkdirAllInRoot(r.root, filepath.Dir(dest))
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,50 @@ func (r *rootfsSetup) target(dest string, dir bool) (*os.File, error) {
 	if err == nil {
 		unix.Close(fd)
 	}
-	return pathrs.OpenatInRoot(r.root, dest)
+	return openInRoot(r.root, dest, 0)
+}
+
+// openInRoot opens p as an O_PATH handle, resolving every component
+// (symlinks and "..") inside root, with the kernel's openat2
+// RESOLVE_IN_ROOT; where openat2 is missing, filepath-securejoin does it
+// in user space.
+func openInRoot(root *os.File, p string, flags uint64) (*os.File, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | flags,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(int(root.Fd()), p, how)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.ENOSYS) {
+			return pathrs.OpenatInRoot(root, p)
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "openat2", Path: p, Err: err}
+		}
+		return os.NewFile(uintptr(fd), p), nil
+	}
+}
+
+// mkdirAllInRoot creates directory p and its parents inside root and
+// returns a handle of it. A component that exists as a dangling symlink
+// is an error, not followed out of the root.
+func mkdirAllInRoot(root *os.File, p string) (*os.File, error) {
+	f, err := openInRoot(root, p, unix.O_DIRECTORY)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || p == "/" {
+		return f, err
+	}
+	parent, err := mkdirAllInRoot(root, filepath.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	if err := unix.Mkdirat(int(parent.Fd()), filepath.Base(p), 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &fs.PathError{Op: "mkdir", Path: p, Err: err}
+	}
+	return openInRoot(root, p, unix.O_DIRECTORY)
 }
 
 func (r *rootfsSetup) mount(m specs.Mount) error {
@@ -430,7 +473,7 @@ func (r *rootfsSetup) devices() error {
 		{"/proc/self/fd/2", "/dev/stderr"},
 		{"/proc/kcore", "/dev/core"},
 	}
-	devDir, err := pathrs.OpenatInRoot(r.root, "/dev")
+	devDir, err := openInRoot(r.root, "/dev", unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
 	}
@@ -451,7 +494,7 @@ func (r *rootfsSetup) devices() error {
 }
 
 func (r *rootfsSetup) device(d specs.LinuxDevice) error {
-	parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(d.Path), 0o755)
+	parent, err := mkdirAllInRoot(r.root, filepath.Clean("/"+filepath.Dir(d.Path)))
 	if err != nil {
 		return err
 	}
@@ -495,7 +538,7 @@ func (r *rootfsSetup) device(d specs.LinuxDevice) error {
 		return err
 	}
 	unix.Close(fd)
-	tgt, err := pathrs.OpenatInRoot(r.root, d.Path)
+	tgt, err := openInRoot(r.root, d.Path, 0)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,9 @@ type spawnOpts struct {
 	uidMappings []specs.LinuxIDMapping
 	gidMappings []specs.LinuxIDMapping
 	oomScoreAdj *int
-	// joinCgroup moves stage 0 into the container's cgroup before it
-	// creates namespaces, so init and a new cgroup namespace start there.
+	// joinCgroup moves init into the container's cgroup before it gets
+	// its initConfig, so a new cgroup namespace (made by init) and the
+	// container's program start there.
 	joinCgroup func(pid int) error
 	stdin      *os.File
 	stdout     *os.File
@@ -123,13 +124,11 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 			return nil, fmt.Errorf("set oom_score_adj %d: %w", *o.oomScoreAdj, err)
 		}
 	}
-	if o.joinCgroup != nil {
-		if err := o.joinCgroup(stage0); err != nil {
-			return nil, err
-		}
-	}
+	// The cgroup namespace is made by init itself, after the parent has
+	// moved it into its cgroup: the parent does that while init's Go
+	// runtime starts, instead of before stage 0 may go on.
 	var flags [4]byte
-	binary.NativeEndian.PutUint32(flags[:], o.cloneFlags)
+	binary.NativeEndian.PutUint32(flags[:], o.cloneFlags&^unix.CLONE_NEWCGROUP)
 	if err := writeRecord(parentSock, nsCloneFlags, flags[:]); err != nil {
 		return nil, fmt.Errorf("send namespaces: %w", err)
 	}
@@ -161,6 +160,12 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 			return nil, errors.New(string(data))
 		default:
 			return nil, fmt.Errorf("unexpected record %d from container init", typ)
+		}
+	}
+	if o.joinCgroup != nil {
+		if err := o.joinCgroup(initPid); err != nil {
+			_ = unix.Kill(initPid, unix.SIGKILL)
+			return nil, err
 		}
 	}
 	reaped = true

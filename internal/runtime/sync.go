@@ -60,6 +60,9 @@ type initConfig struct {
 	State   specs.State    `json:"state"`
 	UserNS  bool           `json:"userns"`
 	NewMnt  bool           `json:"new_mnt"`
+	// NewCgroupNS asks init to unshare its cgroup namespace itself, once
+	// it is in its cgroup.
+	NewCgroupNS bool `json:"new_cgroupns"`
 	// Fd numbers in init: the exec fifo (create only), the console socket
 	// (terminal only); PreserveFDs extra descriptors from 3 are kept.
 	FifoFD      int `json:"fifo_fd"`
