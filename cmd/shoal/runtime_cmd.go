@@ -302,9 +302,14 @@ func runtimeListCmd(wrap runFunc) *cobra.Command {
 				Owner       string            `json:"owner"`
 			}
 			var es []entry
+			names := userNames()
 			for _, c := range cs {
 				st := c.State()
-				es = append(es, entry{c.ID, st.Pid, string(st.Status), c.Bundle, c.Rootfs, c.Created, st.Annotations, c.Owner})
+				owner := c.Owner
+				if n, ok := names[owner]; ok {
+					owner = n
+				}
+				es = append(es, entry{c.ID, st.Pid, string(st.Status), c.Bundle, c.Rootfs, c.Created, st.Annotations, owner})
 			}
 			switch format {
 			case "json":
@@ -595,4 +600,21 @@ func runtimeSpecCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "bundle directory")
 	cmd.Flags().BoolVar(&rootless, "rootless", false, "generate a spec for rootless containers")
 	return cmd
+}
+
+// userNames maps uids to names from /etc/passwd (no NSS: list is the only
+// place that shows a name).
+func userNames() map[string]string {
+	m := map[string]string{}
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return m
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) > 2 {
+			m[f[2]] = f[0]
+		}
+	}
+	return m
 }
