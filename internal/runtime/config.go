@@ -9,16 +9,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-var idPattern = regexp.MustCompile(`^[\w+\-.]+$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w+\-.]+$`) })
 
 // ValidateID checks a container ID the way runc does: letters, digits and
 // "_+-." only, and not "." or "..".
 func ValidateID(id string) error {
-	if id == "" || len(id) > 1024 || !idPattern.MatchString(id) || id == "." || id == ".." {
+	if id == "" || len(id) > 1024 || !idPattern().MatchString(id) || id == "." || id == ".." {
 		return fmt.Errorf("invalid container id %q: %w", id, ErrInvalidConfig)
 	}
 	return nil

@@ -27,7 +27,10 @@ type CreateOpts struct {
 	// master when process.terminal is set.
 	ConsoleSocket string
 	// console, when set, is used instead of dialling ConsoleSocket.
-	console     *os.File
+	console *os.File
+	// spec and rootfs, when set, are the bundle already loaded.
+	spec        *specs.Spec
+	rootfs      string
 	PreserveFDs int
 	IO          IO
 }
@@ -46,9 +49,11 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	if err := ValidateID(id); err != nil {
 		return nil, nil, err
 	}
-	spec, rootfs, err := LoadBundle(o.Bundle)
-	if err != nil {
-		return nil, nil, err
+	spec, rootfs := o.spec, o.rootfs
+	if spec == nil {
+		if spec, rootfs, err = LoadBundle(o.Bundle); err != nil {
+			return nil, nil, err
+		}
 	}
 	if spec.Process != nil {
 		if err := checkHostLimits(spec.Process); err != nil {
@@ -299,14 +304,21 @@ func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts, detach bool,
 	}
 	sigs := make(chan os.Signal, 32)
 	if !detach {
-		signal.Notify(sigs)
+		signal.Notify(sigs, forwardedSignals...)
 		defer signal.Stop(sigs)
 	}
 	// A terminal without a console socket: the runtime holds the pty
 	// master itself and copies it to its own stdio, as runc does.
+	if err := ValidateID(id); err != nil {
+		return 0, err
+	}
+	var err error
+	if o.spec, o.rootfs, err = LoadBundle(o.Bundle); err != nil {
+		return 0, err
+	}
 	var consolePeer *os.File
 	if !detach && o.ConsoleSocket == "" {
-		if spec, _, err := LoadBundle(o.Bundle); err == nil && spec.Process != nil && spec.Process.Terminal {
+		if spec := o.spec; spec.Process != nil && spec.Process.Terminal {
 			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return 0, fmt.Errorf("create console socket: %w", err)

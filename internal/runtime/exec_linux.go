@@ -84,7 +84,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, o ExecO
 	if !o.Detach {
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		sigs = make(chan os.Signal, 32)
-		signal.Notify(sigs)
+		signal.Notify(sigs, forwardedSignals...)
 		defer signal.Stop(sigs)
 	}
 	sp, err := spawn(so)
@@ -126,6 +126,16 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, o ExecO
 		return 0, nil
 	}
 	return waitForward(sp.pid, sigs), nil
+}
+
+// forwardedSignals are the signals run and exec pass on to the process
+// they wait for. (Not every signal: handlers for all 64 cost a start-up's
+// worth of rt_sigaction calls, and SIGCHLD, SIGPIPE, SIGURG are the
+// runtime's own.)
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGWINCH, unix.SIGCONT, unix.SIGALRM, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
+	unix.SIGPWR, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGPROF,
 }
 
 // waitForward waits for pid, forwarding the signals that arrive on sigs,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,16 +32,16 @@ var rlimitNames = map[string]int{
 	"RLIMIT_RTTIME":     unix.RLIMIT_RTTIME,
 }
 
-var capByName = func() map[string]capability.Cap {
+var capByName = sync.OnceValue(func() map[string]capability.Cap {
 	m := map[string]capability.Cap{}
 	for _, c := range capability.ListKnown() {
 		m["CAP_"+strings.ToUpper(c.String())] = c
 	}
 	return m
-}()
+})
 
 func parseCap(name string) (capability.Cap, error) {
-	c, ok := capByName[strings.ToUpper(name)]
+	c, ok := capByName()[strings.ToUpper(name)]
 	if !ok {
 		return 0, fmt.Errorf("unknown capability %q", name)
 	}

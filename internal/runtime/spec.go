@@ -79,7 +79,7 @@ func Features() *features.Features {
 		}
 	}
 	var caps []string
-	for name := range capByName {
+	for name := range capByName() {
 		caps = append(caps, name)
 	}
 	var opts []string

@@ -19,7 +19,7 @@ const x32Bit = 0x40000000
 type arch struct {
 	name  specs.Arch
 	audit uint32            // seccomp_data.arch value
-	table map[string]uint32 // nil: no syscall table, only the default action
+	table func() map[string]uint32 // nil: no syscall table, only the default action
 	is32  bool              // arguments are 32 bits wide
 }
 

@@ -212,7 +212,7 @@ func rulesFor(a arch, calls []syscallRule) map[uint32][]rule {
 	m := map[uint32][]rule{}
 	for _, call := range calls {
 		for _, name := range call.names {
-			nr, ok := a.table[name]
+			nr, ok := a.table()[name]
 			if !ok {
 				continue
 			}

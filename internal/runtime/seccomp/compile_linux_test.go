@@ -19,7 +19,7 @@ const (
 	arm   uint32 = unix.AUDIT_ARCH_ARM
 )
 
-func nr64(name string) uint32 { return syscallsAMD64[name] }
+func nr64(name string) uint32 { return syscallsAMD64()[name] }
 
 func TestCompileNil(t *testing.T) {
 	prog, err := Compile(nil)
@@ -216,7 +216,7 @@ func TestCompileMaskedEqual(t *testing.T) {
 		{name: "both words low mismatch", mask: 0xf0_0000000f, datum: 0x10_00000001, arg: 0x1f_f0000002, want: false},
 		{name: "datum outside mask", mask: 0x0f, datum: 0x10, arg: 0x10, want: false},
 		{name: "zero mask", mask: 0, datum: 0, arg: 0xdead, want: true},
-		{name: "32-bit ignores high word", mask: 0xff_000000ff, datum: 0xff_00000012, arg: 0x12, want: true, native: specs.ArchARM, audit: arm, nr: syscallsARM["getpid"]},
+		{name: "32-bit ignores high word", mask: 0xff_000000ff, datum: 0xff_00000012, arg: 0x12, want: true, native: specs.ArchARM, audit: arm, nr: syscallsARM()["getpid"]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,18 +352,18 @@ func TestCompileArchitectures(t *testing.T) {
 		{"x32 listed", allowRead(specs.ArchX32), specs.ArchX86_64, call{arch: amd64, nr: nr64("read") | x32Bit}, retAllow},
 		{"x32 readv", allowRead(specs.ArchX32), specs.ArchX86_64, call{arch: amd64, nr: 515 | x32Bit}, retAllow},
 		{"x32 high numbers", allowRead(specs.ArchX32), specs.ArchX86_64, call{arch: amd64, nr: 0xffffffff}, retEPERM},
-		{"i386 not listed", allowRead(), specs.ArchX86_64, call{arch: i386, nr: syscalls386["read"]}, retKillThread},
-		{"i386 listed", allowRead(specs.ArchX86), specs.ArchX86_64, call{arch: i386, nr: syscalls386["read"]}, retAllow},
+		{"i386 not listed", allowRead(), specs.ArchX86_64, call{arch: i386, nr: syscalls386()["read"]}, retKillThread},
+		{"i386 listed", allowRead(specs.ArchX86), specs.ArchX86_64, call{arch: i386, nr: syscalls386()["read"]}, retAllow},
 		{"i386 uses its own numbers", allowRead(specs.ArchX86), specs.ArchX86_64, call{arch: i386, nr: nr64("read")}, retEPERM},
-		{"foreign arch", allowRead(specs.ArchX86), specs.ArchX86_64, call{arch: arm64, nr: syscallsARM64["read"]}, retKillThread},
+		{"foreign arch", allowRead(specs.ArchX86), specs.ArchX86_64, call{arch: arm64, nr: syscallsARM64()["read"]}, retKillThread},
 		{"listed arch without table", allowRead(specs.ArchMIPS64), specs.ArchX86_64, call{arch: unix.AUDIT_ARCH_MIPS64, nr: 5000}, retEPERM},
-		{"arm64 native", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: arm64, nr: syscallsARM64["read"]}, retAllow},
-		{"arm compat", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: arm, nr: syscallsARM["read"]}, retAllow},
-		{"arm compat other", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: arm, nr: syscallsARM["write"]}, retEPERM},
+		{"arm64 native", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: arm64, nr: syscallsARM64()["read"]}, retAllow},
+		{"arm compat", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: arm, nr: syscallsARM()["read"]}, retAllow},
+		{"arm compat other", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: arm, nr: syscallsARM()["write"]}, retEPERM},
 		{"x86_64 on arm64", allowRead(specs.ArchARM), specs.ArchAARCH64, call{arch: amd64, nr: nr64("read")}, retKillThread},
 		{"only x32 listed on arm64", allowRead(specs.ArchX32), specs.ArchAARCH64, call{arch: amd64, nr: nr64("read")}, retEPERM},
 		{"only x32 listed on arm64, x32 call", allowRead(specs.ArchX32), specs.ArchAARCH64, call{arch: amd64, nr: nr64("read") | x32Bit}, retAllow},
-		{"duplicate arches", allowRead(specs.ArchX86_64, specs.ArchX86, specs.ArchX86), specs.ArchX86_64, call{arch: i386, nr: syscalls386["read"]}, retAllow},
+		{"duplicate arches", allowRead(specs.ArchX86_64, specs.ArchX86, specs.ArchX86), specs.ArchX86_64, call{arch: i386, nr: syscalls386()["read"]}, retAllow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -384,7 +384,7 @@ func TestCompile32BitArgs(t *testing.T) {
 	cfg := argRule(specs.OpEqualTo, 0xffffffff_ffffffff, 0) // e.g. fd -1 sign-extended
 	cfg.Architectures = []specs.Arch{specs.ArchX86}
 	v := compileFor(t, cfg, specs.ArchX86_64)
-	c := call{arch: i386, nr: syscalls386["getpid"]}
+	c := call{arch: i386, nr: syscalls386()["getpid"]}
 	c.args[1] = 0xffffffff
 	if got := v.run(t, c); got != retAllow {
 		t.Errorf("i386 getpid(_, 0xffffffff) = %s, want ALLOW", retName(got))
@@ -489,7 +489,7 @@ func TestFilterFlags(t *testing.T) {
 // jump, and checks every syscall against the oracle.
 func TestCompileLongJumps(t *testing.T) {
 	cfg := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86, specs.ArchX32}}
-	for i, name := range slices.Sorted(maps.Keys(syscallsAMD64)) {
+	for i, name := range slices.Sorted(maps.Keys(syscallsAMD64())) {
 		s := specs.LinuxSyscall{Names: []string{name}, Action: specs.ActAllow}
 		switch i % 3 {
 		case 0:
@@ -518,10 +518,10 @@ func TestCompileLongJumps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, a := range []struct {
 		audit uint32
-		table map[string]uint32
+		table func() map[string]uint32
 		bit   uint32
 	}{{amd64, syscallsAMD64, 0}, {i386, syscalls386, 0}, {amd64, syscallsX32, 0}} {
-		for _, nr := range a.table {
+		for _, nr := range a.table() {
 			for range 4 {
 				c := call{arch: a.audit, nr: nr | a.bit}
 				for j := range c.args {
@@ -619,7 +619,7 @@ func randomCall(rng *rand.Rand, cfg *specs.LinuxSeccomp, native specs.Arch) call
 	c := call{arch: a.audit, nr: uint32(rng.IntN(600))}
 	if a.table != nil && rng.IntN(4) != 0 {
 		name := testNames[rng.IntN(len(testNames))]
-		if nr, ok := a.table[name]; ok {
+		if nr, ok := a.table()[name]; ok {
 			c.nr = nr
 		}
 	}

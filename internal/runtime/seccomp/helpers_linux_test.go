@@ -178,7 +178,7 @@ func oracle(cfg *specs.LinuxSeccomp, native specs.Arch, c call) uint32 {
 	}
 	hasName := func(names []string) bool {
 		for _, n := range names {
-			if nr, ok := a.table[n]; ok && nr == c.nr {
+			if nr, ok := a.table()[n]; ok && nr == c.nr {
 				return true
 			}
 		}

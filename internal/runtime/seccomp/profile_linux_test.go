@@ -24,7 +24,7 @@ func TestDefaultProfileAMD64(t *testing.T) {
 	oldPtrace := compileFor(t, defaultProfile("amd64", []string{"CAP_SYS_PTRACE"}, false), specs.ArchX86_64)
 
 	sys := func(name string, args ...uint64) call {
-		nr, ok := syscallsAMD64[name]
+		nr, ok := syscallsAMD64()[name]
 		if !ok {
 			t.Fatalf("no amd64 syscall %s", name)
 		}
@@ -85,13 +85,13 @@ func TestDefaultProfileAMD64(t *testing.T) {
 		{"socket vsock", none, sys("socket", unix.AF_VSOCK), retEPERM},
 		{"socket above vsock", none, sys("socket", 41), retAllow},
 		{"socket vsock high word", none, sys("socket", 1<<32|unix.AF_VSOCK), retAllow},
-		{"x32 read", none, call{arch: amd64, nr: syscallsX32["read"]}, retAllow},
-		{"x32 mount", none, call{arch: amd64, nr: syscallsX32["mount"]}, retEPERM},
-		{"i386 read", none, call{arch: i386, nr: syscalls386["read"]}, retAllow},
-		{"i386 socketcall", none, call{arch: i386, nr: syscalls386["socketcall"]}, retAllow},
-		{"i386 mount", none, call{arch: i386, nr: syscalls386["mount"]}, retEPERM},
-		{"i386 clone newns", none, call{arch: i386, nr: syscalls386["clone"], args: [6]uint64{cloneNewNS}}, retEPERM},
-		{"arm64 read", none, call{arch: arm64, nr: syscallsARM64["read"]}, retKillThread},
+		{"x32 read", none, call{arch: amd64, nr: syscallsX32()["read"]}, retAllow},
+		{"x32 mount", none, call{arch: amd64, nr: syscallsX32()["mount"]}, retEPERM},
+		{"i386 read", none, call{arch: i386, nr: syscalls386()["read"]}, retAllow},
+		{"i386 socketcall", none, call{arch: i386, nr: syscalls386()["socketcall"]}, retAllow},
+		{"i386 mount", none, call{arch: i386, nr: syscalls386()["mount"]}, retEPERM},
+		{"i386 clone newns", none, call{arch: i386, nr: syscalls386()["clone"], args: [6]uint64{cloneNewNS}}, retEPERM},
+		{"arm64 read", none, call{arch: arm64, nr: syscallsARM64()["read"]}, retKillThread},
 
 		{"admin mount", admin, sys("mount"), retAllow},
 		{"admin unshare", admin, sys("unshare"), retAllow},
@@ -100,7 +100,7 @@ func TestDefaultProfileAMD64(t *testing.T) {
 		{"admin bpf", admin, sys("bpf"), retAllow},
 		{"admin ptrace", admin, sys("ptrace"), retAllow},
 		{"admin keyctl", admin, sys("keyctl"), retEPERM},
-		{"admin i386 clone newns", admin, call{arch: i386, nr: syscalls386["clone"], args: [6]uint64{cloneNewNS}}, retAllow},
+		{"admin i386 clone newns", admin, call{arch: i386, nr: syscalls386()["clone"], args: [6]uint64{cloneNewNS}}, retAllow},
 
 		{"ptrace cap", ptrace, sys("ptrace"), retAllow},
 		{"ptrace cap kcmp", ptrace, sys("kcmp"), retAllow},
@@ -133,14 +133,14 @@ func TestDefaultProfileARM64(t *testing.T) {
 		c    call
 		want uint32
 	}{
-		{"read", call{arch: arm64, nr: syscallsARM64["read"]}, retAllow},
-		{"mount", call{arch: arm64, nr: syscallsARM64["mount"]}, retEPERM},
-		{"clone newns", call{arch: arm64, nr: syscallsARM64["clone"], args: [6]uint64{cloneNewNS}}, retEPERM},
-		{"clone fork", call{arch: arm64, nr: syscallsARM64["clone"], args: [6]uint64{uint64(unix.SIGCHLD)}}, retAllow},
-		{"arm read", call{arch: arm, nr: syscallsARM["read"]}, retAllow},
-		{"arm set_tls", call{arch: arm, nr: syscallsARM["set_tls"]}, retAllow},
-		{"arm cacheflush", call{arch: arm, nr: syscallsARM["cacheflush"]}, retAllow},
-		{"arm mount", call{arch: arm, nr: syscallsARM["mount"]}, retEPERM},
+		{"read", call{arch: arm64, nr: syscallsARM64()["read"]}, retAllow},
+		{"mount", call{arch: arm64, nr: syscallsARM64()["mount"]}, retEPERM},
+		{"clone newns", call{arch: arm64, nr: syscallsARM64()["clone"], args: [6]uint64{cloneNewNS}}, retEPERM},
+		{"clone fork", call{arch: arm64, nr: syscallsARM64()["clone"], args: [6]uint64{uint64(unix.SIGCHLD)}}, retAllow},
+		{"arm read", call{arch: arm, nr: syscallsARM()["read"]}, retAllow},
+		{"arm set_tls", call{arch: arm, nr: syscallsARM()["set_tls"]}, retAllow},
+		{"arm cacheflush", call{arch: arm, nr: syscallsARM()["cacheflush"]}, retAllow},
+		{"arm mount", call{arch: arm, nr: syscallsARM()["mount"]}, retEPERM},
 		{"x86_64", call{arch: amd64, nr: 0}, retKillThread},
 	}
 	for _, tt := range tests {
@@ -171,7 +171,7 @@ func TestDefaultProfileExhaustive(t *testing.T) {
 			v := newVM(t, prog)
 			for _, name := range append([]specs.Arch{native}, cfg.Architectures...) {
 				a := arches[name]
-				for _, nr := range a.table {
+				for _, nr := range a.table() {
 					for _, args := range [][6]uint64{{}, {cloneNewNS}, {0xffffffff}, {unix.AF_VSOCK}, {1 << 33}} {
 						c := call{arch: a.audit, nr: nr, args: args}
 						if got, want := v.run(t, c), oracle(cfg, native, c); got != want {
@@ -238,7 +238,7 @@ func TestDefaultProfileShape(t *testing.T) {
 // catch typos; names of architectures without tables are expected.
 func TestDefaultProfileNames(t *testing.T) {
 	known := map[string]bool{}
-	for _, tbl := range []map[string]uint32{syscallsAMD64, syscalls386, syscallsX32, syscallsARM64, syscallsARM} {
+	for _, tbl := range []map[string]uint32{syscallsAMD64(), syscalls386(), syscallsX32(), syscallsARM64(), syscallsARM()} {
 		for n := range tbl {
 			known[n] = true
 		}
