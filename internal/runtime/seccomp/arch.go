@@ -18,9 +18,9 @@ const x32Bit = 0x40000000
 // them: x86_64 and x32 are two, sharing one audit arch value).
 type arch struct {
 	name  specs.Arch
-	audit uint32            // seccomp_data.arch value
+	audit uint32                   // seccomp_data.arch value
 	table func() map[string]uint32 // nil: no syscall table, only the default action
-	is32  bool              // arguments are 32 bits wide
+	is32  bool                     // arguments are 32 bits wide
 }
 
 // arches lists every architecture name the runtime spec defines.
