@@ -20,9 +20,13 @@ import (
 // init. cmd/shoal dispatches it to Init before anything else runs.
 const InitArg = "init"
 
+// initFDEnv names the sync socket of an init started without stage 0
+// (no namespace to join); _SHOAL_NSENTER names it otherwise.
+const initFDEnv = "_SHOAL_INIT"
+
 // IsInit reports whether this process was started as a container init.
 func IsInit() bool {
-	return len(os.Args) > 1 && os.Args[1] == InitArg && os.Getenv("_SHOAL_NSENTER") != ""
+	return len(os.Args) > 1 && os.Args[1] == InitArg && (os.Getenv("_SHOAL_NSENTER") != "" || os.Getenv(initFDEnv) != "")
 }
 
 // Init is the Go half of a container's init process. It never returns.
@@ -30,9 +34,16 @@ func IsInit() bool {
 func Init() {
 	goruntime.GOMAXPROCS(1)
 	goruntime.LockOSThread()
-	fd, err := strconv.Atoi(os.Getenv("_SHOAL_NSENTER"))
+	fdEnv := os.Getenv("_SHOAL_NSENTER")
+	if fdEnv == "" {
+		fdEnv = os.Getenv(initFDEnv)
+		// What nsenter does for its child: no access through
+		// /proc/PID/exe or ptrace until the container's program runs.
+		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	}
+	fd, err := strconv.Atoi(fdEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "shoal init: bad _SHOAL_NSENTER")
+		fmt.Fprintln(os.Stderr, "shoal init: bad sync descriptor")
 		os.Exit(1)
 	}
 	unix.CloseOnExec(fd)

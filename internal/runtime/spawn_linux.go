@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -106,6 +107,24 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 		Stderr:     o.stderr,
 		ExtraFiles: extra,
 	}
+	// The common case, only new namespaces and no user namespace: the
+	// kernel makes them in the fork itself, and init is exec'd directly,
+	// with no stage 0 (nsenter is needed to join namespaces or to map a
+	// user namespace before Go starts).
+	if len(o.nsPaths) == 0 && o.cloneFlags&unix.CLONE_NEWUSER == 0 {
+		env[0] = initFDEnv + "=" + strconv.Itoa(syncFD)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(o.cloneFlags &^ unix.CLONE_NEWCGROUP)}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start container init: %w", err)
+		}
+		pid := cmd.Process.Pid
+		if err := setupInit(pid, o); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_, _ = unix.Wait4(pid, nil, 0, nil)
+			return nil, err
+		}
+		return &spawned{pid: pid, sock: parentSock, conn: newSyncConn(parentSock)}, nil
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
@@ -119,10 +138,8 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 			_ = cmd.Wait()
 		}
 	}()
-	if o.oomScoreAdj != nil {
-		if err := os.WriteFile("/proc/"+strconv.Itoa(stage0)+"/oom_score_adj", []byte(strconv.Itoa(*o.oomScoreAdj)), 0); err != nil {
-			return nil, fmt.Errorf("set oom_score_adj %d: %w", *o.oomScoreAdj, err)
-		}
+	if err := setOOMScoreAdj(stage0, o.oomScoreAdj); err != nil {
+		return nil, err
 	}
 	// The cgroup namespace is made by init itself, after the parent has
 	// moved it into its cgroup: the parent does that while init's Go
@@ -174,6 +191,28 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 		return nil, fmt.Errorf("container init stage 0: %w", err)
 	}
 	return &spawned{pid: initPid, sock: parentSock, conn: newSyncConn(parentSock)}, nil
+}
+
+// setupInit does for a directly started init what stage 0's parent does
+// around the nsenter phase: oom_score_adj, then the cgroup.
+func setupInit(pid int, o spawnOpts) error {
+	if err := setOOMScoreAdj(pid, o.oomScoreAdj); err != nil {
+		return err
+	}
+	if o.joinCgroup != nil {
+		return o.joinCgroup(pid)
+	}
+	return nil
+}
+
+func setOOMScoreAdj(pid int, adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+		return fmt.Errorf("set oom_score_adj %d: %w", *adj, err)
+	}
+	return nil
 }
 
 func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
