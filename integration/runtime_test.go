@@ -227,21 +227,58 @@ func TestRuntimePidsLimit(t *testing.T) {
 
 func TestRuntimeHooks(t *testing.T) {
 	r := newRT(t)
-	out := filepath.Join(t.TempDir(), "hooks")
-	hook := func(name string) specs.Hook {
-		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + out}}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hooks")
+	hook := func(name, file string) specs.Hook {
+		// The hook reads the state from stdin, as the spec says.
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r st; case "$st" in *'"id":"hooks"'*) echo ` + name + ` >> ` + file + `;; esac`}}
 	}
 	b := bundle(t, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: dir, Options: []string{"bind"}})
 		s.Hooks = &specs.Hooks{
-			CreateRuntime: []specs.Hook{hook("createRuntime")},
-			Poststart:     []specs.Hook{hook("poststart")},
-			Poststop:      []specs.Hook{hook("poststop")},
+			Prestart:        []specs.Hook{hook("prestart", out)}, //nolint:staticcheck // still in the spec
+			CreateRuntime:   []specs.Hook{hook("createRuntime", out)},
+			CreateContainer: []specs.Hook{hook("createContainer", out)},
+			// Runs inside the container: its paths are the container's.
+			StartContainer: []specs.Hook{hook("startContainer", "/out/hooks")},
+			Poststart:      []specs.Hook{hook("poststart", out)},
+			Poststop:       []specs.Hook{hook("poststop", out)},
 		}
 	}, "true")
 	r.ok("run", "--bundle", b, "hooks")
 	data, _ := os.ReadFile(out)
-	if got := strings.Fields(string(data)); strings.Join(got, ",") != "createRuntime,poststart,poststop" {
-		t.Errorf("hooks ran as %v", got)
+	want := "prestart,createRuntime,createContainer,startContainer,poststart,poststop"
+	if got := strings.Join(strings.Fields(string(data)), ","); got != want {
+		t.Errorf("hooks ran as %s, want %s", got, want)
+	}
+}
+
+func TestRuntimeResourcesAndDevices(t *testing.T) {
+	r := newRT(t)
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.shares"); err != nil {
+		t.Skip("no cgroup v1 cpu hierarchy here; v2 files are covered by the cgroups package tests")
+	}
+	shares, quota, period := uint64(512), int64(20000), uint64(100000)
+	res := int64(16 << 20)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period, Cpus: "0"}
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Reservation: &res}
+	}, "sh", "-c", `cd /sys/fs/cgroup; cat cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpuset/cpuset.cpus memory/memory.soft_limit_in_bytes
+head -c 4 /dev/zero | wc -c
+mknod /tmp/sda b 8 0 && echo mknod-allowed
+echo x > /proc/sys/kernel/domainname && echo sysctl-writable
+echo keys=$(wc -c < /proc/keys)`)
+	out := r.run("run", "--bundle", b, "res")
+	want := []string{"512\n20000\n100000\n0\n16777216\n", "4\n", "keys=0"}
+	for _, w := range want {
+		if !strings.Contains(out.stdout, w) {
+			t.Errorf("output lacks %q:\n%s\n%s", w, out.stdout, out.stderr)
+		}
+	}
+	// The device allow-list refuses a node it does not list (CAP_MKNOD is
+	// held); /proc/sys is read-only; /proc/keys is masked (the host shows its keys).
+	if strings.Contains(out.stdout, "mknod-allowed") || strings.Contains(out.stdout, "sysctl-writable") {
+		t.Errorf("device allow-list or readonly paths not applied:\n%s", out.stdout)
 	}
 }
 
