@@ -1,6 +1,6 @@
 ## build: build bin/shoal
 build:
-	go build -o bin/shoal ./cmd/shoal
+	scripts/build bin/shoal
 
 ## test: unit tests (no root needed)
 test:

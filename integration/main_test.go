@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	shoalBin = filepath.Join(dir, "shoal")
-	out, err := exec.Command("go", "build", "-o", shoalBin, "../cmd/shoal").CombinedOutput()
+	// Built as users get it (static, see scripts/build).
+	out, err := exec.Command("../scripts/build", shoalBin).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build shoal: %v\n%s", err, out)
 		os.Exit(1)
