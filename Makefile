@@ -13,6 +13,9 @@ test-root:
 ## fuzz: run each fuzzer briefly
 fuzz:
 	go test -run=NONE -fuzz=FuzzCompile -fuzztime=30s ./internal/runtime/seccomp/
+	go test -run=NONE -fuzz=FuzzParseSpec -fuzztime=30s ./internal/runtime/
+	go test -run=NONE -fuzz=FuzzWriterRef -fuzztime=30s ./internal/content/
+	go test -run=NONE -fuzz=FuzzDigest -fuzztime=30s ./internal/content/
 
 ## lint: vet and format check
 lint:
