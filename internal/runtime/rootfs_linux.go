@@ -12,6 +12,8 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/shoal-dev/shoal/internal/mountinfo"
 )
 
 // fdPath names an open file for mount(2): the kernel follows the magic
@@ -58,47 +60,21 @@ func chrootInto(rootfs string) error {
 
 // unmountUnder detaches every mount at or below dir, deepest first.
 func unmountUnder(dir string) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return err
 	}
-	var mps []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
+	var errs []error
+	for i := len(mounts) - 1; i >= 0; i-- {
+		mp := mounts[i].Point
+		if mp != dir && !strings.HasPrefix(mp, dir+"/") {
 			continue
 		}
-		mp := unescapeMountinfo(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			mps = append(mps, mp)
-		}
-	}
-	var errs []error
-	for i := len(mps) - 1; i >= 0; i-- {
-		if err := unix.Unmount(mps[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", mps[i], err))
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", mp, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// unescapeMountinfo undoes the octal escapes of /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func (r *rootfsSetup) prepare() error {
@@ -391,34 +367,24 @@ type cgroupHier struct {
 // cgroupHierarchies lists the host's cgroup mounts under /sys/fs/cgroup
 // with the options (controllers, name=) to mount each again.
 func cgroupHierarchies() ([]cgroupHier, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return nil, err
 	}
 	var out []cgroupHier
 	seen := map[string]bool{}
-	for _, line := range strings.Split(string(data), "\n") {
-		i := strings.Index(line, " - ")
-		if i < 0 {
+	for _, m := range mounts {
+		if (m.FSType != "cgroup" && m.FSType != "cgroup2") || !strings.HasPrefix(m.Point, "/sys/fs/cgroup") || seen[m.Point] {
 			continue
 		}
-		pre, post := strings.Fields(line[:i]), strings.Fields(line[i+3:])
-		if len(pre) < 5 || len(post) < 3 {
-			continue
-		}
-		fstype, mp := post[0], pre[4]
-		if (fstype != "cgroup" && fstype != "cgroup2") || !strings.HasPrefix(mp, "/sys/fs/cgroup") || seen[mp] {
-			continue
-		}
-		seen[mp] = true
+		seen[m.Point] = true
 		var keep []string
-		for _, o := range strings.Split(post[2], ",") {
-			if o == "rw" || o == "ro" {
-				continue
+		for _, o := range m.Super {
+			if o != "rw" && o != "ro" {
+				keep = append(keep, o)
 			}
-			keep = append(keep, o)
 		}
-		out = append(out, cgroupHier{mountpoint: mp, fstype: fstype, options: strings.Join(keep, ",")})
+		out = append(out, cgroupHier{mountpoint: m.Point, fstype: m.FSType, options: strings.Join(keep, ",")})
 	}
 	return out, nil
 }
