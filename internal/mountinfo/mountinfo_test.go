@@ -29,6 +29,14 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestUnescape(t *testing.T) {
+	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/t\011x\134`: "/t\tx\\", `/end\04`: `/end\04`} {
+		if got := Unescape(in); got != want {
+			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
