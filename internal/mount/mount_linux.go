@@ -395,4 +395,3 @@ func Mountpoints(dir string) ([]string, error) {
 	}
 	return out, nil
 }
-
