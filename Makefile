@@ -16,6 +16,8 @@ fuzz:
 	go test -run=NONE -fuzz=FuzzParseSpec -fuzztime=30s ./internal/runtime/
 	go test -run=NONE -fuzz=FuzzWriterRef -fuzztime=30s ./internal/content/
 	go test -run=NONE -fuzz=FuzzDigest -fuzztime=30s ./internal/content/
+	go test -run=NONE -fuzz=FuzzApply -fuzztime=60s -fuzzminimizetime=2s ./internal/archive/
+	go test -run=NONE -fuzz=FuzzParse -fuzztime=30s ./internal/mountinfo/
 
 ## lint: vet and format check
 lint:
