@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dev/shoal/internal/image"
+	"github.com/shoal-dev/shoal/internal/image/pull"
+	"github.com/shoal-dev/shoal/internal/image/ref"
+	"github.com/shoal-dev/shoal/internal/metadata"
+)
+
+// imageFlags are the options of the image verbs. Until the daemon exists
+// they drive the image service in this process, on the data root.
+type imageFlags struct {
+	dataRoot    string
+	snapshotter string
+	insecure    []string
+}
+
+func (f *imageFlags) open(ctx context.Context) (*image.Service, func(), error) {
+	root, err := filepath.Abs(f.dataRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := metadata.Open(ctx, filepath.Join(root, "state.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := image.New(ctx, image.Config{Root: root, Snapshotter: f.snapshotter, InsecureRegistries: f.insecure}, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return svc, func() { svc.Close(); db.Close() }, nil
+}
+
+func addImageCmds(root *cobra.Command) {
+	f := &imageFlags{}
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.dataRoot, "data-root", "/var/lib/shoal", "where images and containers are kept")
+	pf.StringVar(&f.snapshotter, "snapshotter", "", "overlay or native (default: overlay where it works)")
+	pf.StringSliceVar(&f.insecure, "insecure-registry", nil, "registry that may be reached over plain HTTP (loopback ones always may)")
+
+	with := func(run func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			svc, closeFn, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			return run(cmd.Context(), svc, cmd, args)
+		}
+	}
+	mk := func() []*cobra.Command {
+		var platform string
+		pullCmd := &cobra.Command{
+			Use: "pull NAME[:TAG|@DIGEST]", Short: "download an image from a registry", Args: cobra.ExactArgs(1),
+			RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+				r, err := ref.Parse(args[0])
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if !strings.Contains(args[0], ":") && r.Digest() == "" {
+					fmt.Fprintf(out, "Using default tag: %s\n", r.Tag())
+				}
+				what := r.Tag()
+				if r.Digest() != "" {
+					what = r.Digest().String()
+				}
+				fmt.Fprintf(out, "%s: Pulling from %s\n", what, r.Repository())
+				done := map[string]bool{}
+				opts := []image.PullOpt{pull.WithProgress(func(p pull.Progress) {
+					switch p.Status {
+					case "Already exists", "Download complete":
+						if !done[p.ID] {
+							done[p.ID] = true
+							status := p.Status
+							if status == "Download complete" {
+								status = "Pull complete"
+							}
+							fmt.Fprintf(out, "%s: %s\n", p.ID, status)
+						}
+					}
+				})}
+				if platform != "" {
+					opts = append(opts, pull.WithPlatform(platform))
+				}
+				img, err := svc.Pull(ctx, args[0], opts...)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "Digest: %s\n", img.Target.Digest)
+				fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", r.Familiar())
+				fmt.Fprintln(out, r.String())
+				return nil
+			}),
+		}
+		pullCmd.Flags().StringVar(&platform, "platform", "", "platform of a multi-platform image (os/arch[/variant])")
+
+		var quiet, noTrunc bool
+		lsCmd := &cobra.Command{
+			Use: "images", Aliases: []string{"ls"}, Short: "list images", Args: cobra.NoArgs,
+			RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, _ []string) error {
+				rows, err := svc.List(ctx)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if quiet {
+					seen := map[string]bool{}
+					for _, r := range rows {
+						id := idString(r.ID.String(), noTrunc)
+						if !seen[id] {
+							seen[id] = true
+							fmt.Fprintln(out, id)
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+				fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, idString(r.ID.String(), noTrunc), humanAgo(r.Created), humanSize(r.Size))
+				}
+				return tw.Flush()
+			}),
+		}
+		lsCmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+		lsCmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+
+		tagCmd := &cobra.Command{
+			Use: "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", Short: "give an image another name", Args: cobra.ExactArgs(2),
+			RunE: with(func(ctx context.Context, svc *image.Service, _ *cobra.Command, args []string) error {
+				return svc.Tag(ctx, args[0], args[1])
+			}),
+		}
+		var force bool
+		rmCmd := &cobra.Command{
+			Use: "rmi IMAGE...", Aliases: []string{"rm"}, Short: "remove images", Args: cobra.MinimumNArgs(1),
+			RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+				var failed error
+				for _, a := range args {
+					del, err := svc.Remove(ctx, a, force)
+					for _, d := range del {
+						if d.Untagged != "" {
+							fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", d.Untagged)
+						} else {
+							fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", d.Deleted)
+						}
+					}
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "Error response from daemon: %v\n", err)
+						failed = exitError(1)
+					}
+				}
+				return failed
+			}),
+		}
+		rmCmd.Flags().BoolVarP(&force, "force", "f", false, "remove an image with several names by ID")
+
+		inspectCmd := &cobra.Command{
+			Use: "inspect IMAGE...", Short: "show images' records and configs as JSON", Args: cobra.MinimumNArgs(1),
+			RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+				var out []any
+				for _, a := range args {
+					img, err := svc.Get(ctx, a)
+					if err != nil {
+						return err
+					}
+					var tags []string
+					for _, n := range img.Names {
+						if r, err := ref.Parse(n); err == nil {
+							tags = append(tags, r.Familiar())
+						}
+					}
+					out = append(out, map[string]any{
+						"Id": img.ID, "RepoTags": tags, "Created": img.Config.Created,
+						"Architecture": img.Config.Architecture, "Os": img.Config.OS,
+						"Config": img.Config.Config, "RootFS": img.Config.RootFS,
+						"Descriptor": img.Target,
+					})
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "    ")
+				return enc.Encode(out)
+			}),
+		}
+		return []*cobra.Command{pullCmd, lsCmd, tagCmd, rmCmd, inspectCmd}
+	}
+	// docker pull / docker images / docker tag / docker rmi at the top
+	// level, and the same verbs under `shoal image` (ls, rm).
+	root.AddCommand(mk()...)
+	group := &cobra.Command{Use: "image", Short: "manage images"}
+	for _, c := range mk() {
+		switch c.Name() {
+		case "images":
+			c.Use = "ls"
+			c.Aliases = []string{"list"}
+		case "rmi":
+			c.Use = "rm IMAGE..."
+			c.Aliases = nil
+		}
+		group.AddCommand(c)
+	}
+	root.AddCommand(group)
+}
+
+func idString(id string, noTrunc bool) string {
+	if noTrunc {
+		return id
+	}
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}
+
+// humanAgo is Docker's "2 weeks ago" (go-units HumanDuration).
+func humanAgo(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	d := time.Since(t)
+	switch s := d.Seconds(); {
+	case s < 1:
+		return "Less than a second ago"
+	case s < 2:
+		return "1 second ago"
+	case s < 60:
+		return fmt.Sprintf("%d seconds ago", int(s))
+	}
+	switch m := d.Minutes(); {
+	case m < 2:
+		return "About a minute ago"
+	case m < 60:
+		return fmt.Sprintf("%d minutes ago", int(m))
+	}
+	switch h := d.Hours(); {
+	case h < 2:
+		return "About an hour ago"
+	case h < 48:
+		return fmt.Sprintf("%d hours ago", int(h))
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days ago", int(h/24))
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks ago", int(h/24/7))
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months ago", int(h/24/30))
+	default:
+		return fmt.Sprintf("%d years ago", int(h/24/365))
+	}
+}
+
+// humanSize is Docker's decimal size with 3 significant digits ("4.26MB").
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.3g%s", f, units[i])
+}

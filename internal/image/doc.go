@@ -1,0 +1,28 @@
+// Package image is Shoal's image service: it ties the content store
+// (blobs), the snapshotter (unpacked layers), the metadata database
+// (names and image records) and the registry client together into what
+// the engine and the CLI call: pull, list, inspect, tag, remove, and the
+// root filesystem of a container.
+//
+// # Glossary
+//
+// image ID: the digest of the image's config blob, as Docker's. target: the
+// manifest (already chosen for the platform) an image record points at.
+// chain ID: the name of the committed snapshot holding an image's layers
+// up to a given one (see internal/image/unpack).
+//
+// # Invariants
+//
+//   - An image record exists only once everything it needs is in place:
+//     every blob in the content store and its top chain ID committed.
+//   - Remove deletes, after the record, every blob and committed layer
+//     snapshot no remaining image reaches (manifest → config, layers;
+//     config → chain IDs). Active snapshots (a container's writable layer)
+//     are never collected.
+//
+// # Caveats
+//
+// Collection runs inside Remove and is not yet coordinated with a pull in
+// another process that shares the data root (leases come with the
+// daemon); within one process a mutex orders them.
+package image
