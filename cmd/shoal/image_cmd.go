@@ -195,7 +195,23 @@ func addImageCmds(root *cobra.Command) {
 				return enc.Encode(out)
 			}),
 		}
-		return []*cobra.Command{pullCmd, lsCmd, tagCmd, rmCmd, inspectCmd}
+		pushCmd := &cobra.Command{
+			Use: "push NAME[:TAG]", Short: "upload an image to a registry", Args: cobra.ExactArgs(1),
+			RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+				r, err := ref.Parse(args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "The push refers to repository [%s]\n", strings.TrimSuffix(r.Familiar(), ":"+r.Tag()))
+				img, err := svc.Push(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: digest: %s size: %d\n", r.Tag(), img.Target.Digest, img.Target.Size)
+				return nil
+			}),
+		}
+		return []*cobra.Command{pullCmd, pushCmd, lsCmd, tagCmd, rmCmd, inspectCmd}
 	}
 	// docker pull / docker images / docker tag / docker rmi at the top
 	// level, and the same verbs under `shoal image` (ls, rm).

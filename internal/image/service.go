@@ -148,6 +148,24 @@ func (s *Service) Pull(ctx context.Context, name string, opts ...PullOpt) (Image
 	return s.Get(ctx, r.String())
 }
 
+// Push uploads the image known as name to the registry its name points
+// at.
+func (s *Service) Push(ctx context.Context, name string, opts ...PullOpt) (Image, error) {
+	r, err := ref.Parse(name)
+	if err != nil {
+		return Image{}, err
+	}
+	img, err := s.Get(ctx, r.String())
+	if err != nil {
+		return Image{}, err
+	}
+	all := append([]pull.Opt{pull.WithInsecureRegistries(s.cfg.InsecureRegistries)}, opts...)
+	if err := pull.Push(ctx, r.String(), s.content, img.Target, all...); err != nil {
+		return Image{}, fmt.Errorf("push %s: %w", r.Familiar(), err)
+	}
+	return img, nil
+}
+
 // Get resolves a name, full ID or unique ID prefix as Docker does.
 func (s *Service) Get(ctx context.Context, nameOrID string) (Image, error) {
 	rec, err := s.images.Get(ctx, nameOrID)
