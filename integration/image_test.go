@@ -226,3 +226,85 @@ func runImage(t *testing.T, data, name string) {
 	_ = specs.Version
 	_ = v1.Hash{}
 }
+
+// SIGKILL of the CLI in the middle of a pull leaves a store that the next
+// pull completes correctly: no blob of the cut layer, no image record, and
+// the second pull ends with the registry's digest.
+func TestImagePullKilled(t *testing.T) {
+	testutil.RequiresRoot(t)
+	reg := startRegistry(t)
+	// A 192 MiB layer of random bytes, stored without compression so the
+	// pull takes long enough to be cut.
+	dir := t.TempDir()
+	big := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("dd", "if=/dev/urandom", "of="+filepath.Join(big, "blob"), "bs=1M", "count=192", "status=none").CombinedOutput(); err != nil {
+		t.Fatalf("dd: %v: %s", err, out)
+	}
+	tarPath := filepath.Join(dir, "layer.tar")
+	if out, err := exec.Command("tar", "-C", big, "-cf", tarPath, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.AppendLayers(base, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oci := filepath.Join(dir, "oci")
+	p, err := layout.Write(oci, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"})); err != nil {
+		t.Fatal(err)
+	}
+	src := reg + "/test/big:latest"
+	if out, err := exec.Command("skopeo", "copy", "--dest-tls-verify=false", "oci:"+oci+":latest", "docker://"+src).CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy: %v: %s", err, out)
+	}
+	want := skopeoDigest(t, src)
+	ld, err := layer.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	data := t.TempDir()
+	cmd := exec.Command(shoalBin, "--data-root", data, "pull", src)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once part of the layer is in an ingest.
+	ingest := filepath.Join(data, "content", "ingest")
+	waitFor(t, "part of the layer", 60*time.Second, func() bool {
+		var part int64
+		ents, _ := os.ReadDir(ingest)
+		for _, e := range ents {
+			if st, err := os.Stat(filepath.Join(ingest, e.Name(), "data")); err == nil && st.Size() > part {
+				part = st.Size()
+			}
+		}
+		return part > 16<<20
+	})
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if _, err := os.Stat(filepath.Join(data, "content", "blobs", "sha256", ld.Hex)); err == nil {
+		t.Fatalf("the cut layer is visible as a blob")
+	}
+	out, err := exec.Command(shoalBin, "--data-root", data, "images", "-q").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("images after the killed pull: %v %q", err, out)
+	}
+	out, err = exec.Command(shoalBin, "--data-root", data, "pull", src).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Digest: "+want) {
+		t.Fatalf("second pull: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "content", "blobs", "sha256", ld.Hex)); err != nil {
+		t.Errorf("layer blob missing after the second pull: %v", err)
+	}
+}
