@@ -78,20 +78,8 @@ func addImageCmds(root *cobra.Command) {
 					what = r.Digest().String()
 				}
 				fmt.Fprintf(out, "%s: Pulling from %s\n", what, r.Repository())
-				done := map[string]bool{}
-				opts := []image.PullOpt{pull.WithProgress(func(p pull.Progress) {
-					switch p.Status {
-					case "Already exists", "Download complete":
-						if !done[p.ID] {
-							done[p.ID] = true
-							status := p.Status
-							if status == "Download complete" {
-								status = "Pull complete"
-							}
-							fmt.Fprintf(out, "%s: %s\n", p.ID, status)
-						}
-					}
-				})}
+				view := newProgressView(out)
+				opts := []image.PullOpt{pull.WithProgress(view.update)}
 				if platform != "" {
 					opts = append(opts, pull.WithPlatform(platform))
 				}
