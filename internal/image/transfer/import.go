@@ -1,0 +1,184 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/shoal-dev/shoal/internal/archive"
+	"github.com/shoal-dev/shoal/internal/content"
+	"github.com/shoal-dev/shoal/internal/errdefs"
+)
+
+// Import stores rootfsTar, a tar of a root file system (plain, gzip or
+// zstd), as a one-layer image, as `docker import` does, and returns its
+// manifest and config. A compressed stream is stored as it is; a plain
+// one is gzip-compressed. The diff id is the sha256 of the uncompressed
+// stream, which must be a valid tar (ErrInvalidArgument otherwise).
+// Recording a name is the caller's job.
+func Import(ctx context.Context, store LoadStore, rootfsTar io.Reader, opts ImportOpts) (manifest, config ocispec.Descriptor, err error) {
+	plat := opts.Platform
+	if plat.OS == "" && plat.Architecture == "" {
+		plat = defaultPlatform()
+	}
+	if plat.OS == "" || plat.Architecture == "" {
+		return manifest, config, fmt.Errorf("import: platform %s/%s: %w", plat.OS, plat.Architecture, errdefs.ErrInvalidArgument)
+	}
+	layer, diffID, err := importLayer(ctx, store, rootfsTar)
+	if err != nil {
+		return manifest, config, fmt.Errorf("import: %w", err)
+	}
+	msg := opts.Message
+	if msg == "" {
+		msg = "Imported from -"
+	}
+	now := time.Now().UTC()
+	img := ocispec.Image{
+		Created:  &now,
+		Platform: plat,
+		Config:   opts.Changes,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+		History:  []ocispec.History{{Created: &now, Comment: msg}},
+	}
+	cfgData, err := json.Marshal(img)
+	if err != nil {
+		return manifest, config, fmt.Errorf("import: encode config: %w", err)
+	}
+	config = jsonBlob(ocispec.MediaTypeImageConfig, cfgData)
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    config,
+		Layers:    []ocispec.Descriptor{layer},
+	}
+	mData, err := json.Marshal(m)
+	if err != nil {
+		return manifest, config, fmt.Errorf("import: encode manifest: %w", err)
+	}
+	manifest = jsonBlob(ocispec.MediaTypeImageManifest, mData)
+	if err := writeBlob(ctx, store, config, cfgData); err != nil {
+		return manifest, config, fmt.Errorf("import: %w", err)
+	}
+	if err := writeBlob(ctx, store, manifest, mData); err != nil {
+		return manifest, config, fmt.Errorf("import: %w", err)
+	}
+	return manifest, config, nil
+}
+
+// importLayer stores the layer blob and returns it with its diff id.
+func importLayer(ctx context.Context, store content.Ingester, r io.Reader) (layer ocispec.Descriptor, diffID digest.Digest, err error) {
+	ref, err := randomRef("import")
+	if err != nil {
+		return layer, "", err
+	}
+	w, err := store.Writer(ctx, content.WithRef(ref))
+	if err != nil {
+		return layer, "", fmt.Errorf("store layer: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		err = errors.Join(err, w.Close(), abortIngest(cctx, store, ref))
+	}()
+
+	br := bufio.NewReader(&ctxReader{ctx: ctx, r: r})
+	head, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return layer, "", fmt.Errorf("read root file system: %w", err)
+	}
+	differ := digest.SHA256.Digester()
+	switch c := archive.DetectCompression(head); c {
+	case archive.Gzip, archive.Zstd:
+		// Store the bytes as given; hash and check what they decompress to.
+		raw := io.TeeReader(br, w)
+		dr, _, err := archive.Decompress(raw)
+		if err != nil {
+			return layer, "", fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
+		}
+		err = checkTar(ctx, io.TeeReader(dr, differ.Hash()))
+		dr.Close()
+		if err != nil {
+			return layer, "", err
+		}
+		// Whatever follows the compressed stream is part of the blob.
+		if _, err := io.Copy(io.Discard, raw); err != nil {
+			return layer, "", fmt.Errorf("read root file system: %w", err)
+		}
+		layer.MediaType = ocispec.MediaTypeImageLayerGzip
+		if c == archive.Zstd {
+			layer.MediaType = ocispec.MediaTypeImageLayerZstd
+		}
+	default:
+		gz := gzip.NewWriter(w)
+		if err := checkTar(ctx, io.TeeReader(br, io.MultiWriter(differ.Hash(), gz))); err != nil {
+			return layer, "", err
+		}
+		if err := gz.Close(); err != nil {
+			return layer, "", fmt.Errorf("compress layer: %w", err)
+		}
+		layer.MediaType = ocispec.MediaTypeImageLayerGzip
+	}
+	st, err := w.Status()
+	if err != nil {
+		return layer, "", fmt.Errorf("store layer: %w", err)
+	}
+	layer.Digest, layer.Size = w.Digest(), st.Offset
+	committed = true
+	if err := w.Commit(ctx, layer.Size, layer.Digest); err != nil && !errdefs.IsAlreadyExists(err) {
+		return layer, "", fmt.Errorf("store layer: %w", errors.Join(err, abortIngest(context.WithoutCancel(ctx), store, ref)))
+	}
+	return layer, differ.Digest(), nil
+}
+
+// checkTar reads r to its end as a tar stream; the padding after the
+// end-of-archive marker is read too, so that a hash of r covers it all.
+// An empty input (no bytes at all) is ErrInvalidArgument; an empty tar
+// (just the end-of-archive marker) is a valid, empty root file system.
+func checkTar(ctx context.Context, r io.Reader) error {
+	cr := &countReader{r: r}
+	tr := tar.NewReader(cr)
+	for {
+		_, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("root file system is not a tar stream: %w: %w", errdefs.ErrInvalidArgument, err)
+		}
+	}
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return fmt.Errorf("read root file system: %w", err)
+	}
+	if cr.n == 0 {
+		return fmt.Errorf("root file system is empty: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
