@@ -174,6 +174,13 @@ func TestImageRegistryRoundTrip(t *testing.T) {
 	// into a bundle for the runtime.
 	runImage(t, data, src)
 
+	// save in docker's format; skopeo reads it.
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	shoal("save", "-o", saved, src)
+	if out, err := exec.Command("skopeo", "inspect", "docker-archive:"+saved).CombinedOutput(); err != nil {
+		t.Errorf("skopeo inspect of shoal save: %v\n%s", err, out)
+	}
+
 	// rmi of both names removes the image and collects its blobs.
 	shoal("rmi", dst)
 	if out := shoal("rmi", src); !strings.Contains(out, "Deleted: sha256:") {
@@ -183,6 +190,28 @@ func TestImageRegistryRoundTrip(t *testing.T) {
 	if len(blobs) != 0 {
 		t.Errorf("%d blobs left after rmi", len(blobs))
 	}
+
+	// load brings it back under its name; the same image ID.
+	if out := shoal("load", "-i", saved); !strings.Contains(out, "Loaded image: "+src) {
+		t.Errorf("load:\n%s", out)
+	}
+	if out := shoal("images"); !strings.Contains(out, reg+"/test/busybox") {
+		t.Errorf("images after load:\n%s", out)
+	}
+	runImage(t, data, src)
+
+	// import of a root filesystem tarball makes a runnable image.
+	tarPath := filepath.Join(t.TempDir(), "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", testutil.BusyboxRootfs(t), "-cf", tarPath, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	if out := shoal("import", "-c", "CMD [\"sh\"]", tarPath, "test/imported:1"); !strings.HasPrefix(out, "sha256:") {
+		t.Errorf("import printed %q", out)
+	}
+	if out := shoal("images"); !strings.Contains(out, "test/imported") {
+		t.Errorf("images after import:\n%s", out)
+	}
+	runImage(t, data, "test/imported:1")
 }
 
 func runImage(t *testing.T, data, name string) {
@@ -198,11 +227,12 @@ func runImage(t *testing.T, data, name string) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	mounts, err := svc.RootFS(ctx, name, "test-container")
+	key := "test-container-" + filepath.Base(t.TempDir())
+	mounts, err := svc.RootFS(ctx, name, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer svc.RemoveRootFS(ctx, "test-container")
+	defer svc.RemoveRootFS(ctx, key)
 	b := bundle(t, nil, "sh", "-c", "echo from-the-image; ls /bin/busybox")
 	rootfs := filepath.Join(b, "rootfs")
 	if err := os.RemoveAll(rootfs); err != nil {
@@ -219,7 +249,7 @@ func runImage(t *testing.T, data, name string) {
 	spec.Process.Env = []string{"PATH=/bin"}
 	writeSpec(t, b, spec)
 	r := newRT(t)
-	out := r.ok("run", "--bundle", b, "from-image")
+	out := r.ok("run", "--bundle", b, "from-image-"+filepath.Base(b))
 	if !strings.Contains(out, "from-the-image") {
 		t.Errorf("container from the pulled image printed %q", out)
 	}

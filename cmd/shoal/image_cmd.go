@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/shoal-dev/shoal/internal/image"
 	"github.com/shoal-dev/shoal/internal/image/pull"
 	"github.com/shoal-dev/shoal/internal/image/ref"
+	"github.com/shoal-dev/shoal/internal/image/transfer"
 	"github.com/shoal-dev/shoal/internal/metadata"
 )
 
@@ -199,7 +203,7 @@ func addImageCmds(root *cobra.Command) {
 				return nil
 			}),
 		}
-		return []*cobra.Command{pullCmd, pushCmd, lsCmd, tagCmd, rmCmd, inspectCmd}
+		return append([]*cobra.Command{pullCmd, pushCmd, lsCmd, tagCmd, rmCmd, inspectCmd}, archiveCmds(with)...)
 	}
 	// docker pull / docker images / docker tag / docker rmi at the top
 	// level, and the same verbs under `shoal image` (ls, rm).
@@ -276,4 +280,167 @@ func humanSize(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g%s", f, units[i])
+}
+
+func archiveCmds(with func(run func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error) []*cobra.Command {
+	var output, format string
+	save := &cobra.Command{
+		Use: "save [-o FILE] IMAGE...", Short: "write images to a tar archive (docker save format, or an OCI layout)", Args: cobra.MinimumNArgs(1),
+		RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+			var f transfer.Format
+			switch format {
+			case "docker", "docker-archive":
+				f = transfer.DockerArchive
+			case "oci", "oci-archive":
+				f = transfer.OCIArchive
+			default:
+				return fmt.Errorf("--format %q: must be docker or oci", format)
+			}
+			var w io.Writer = cmd.OutOrStdout()
+			if output != "" {
+				tmp := output + ".tmp"
+				file, err := os.Create(tmp)
+				if err != nil {
+					return err
+				}
+				if err := svc.Save(ctx, args, file, f); err != nil {
+					file.Close()
+					os.Remove(tmp)
+					return err
+				}
+				if err := file.Close(); err != nil {
+					os.Remove(tmp)
+					return err
+				}
+				return os.Rename(tmp, output)
+			}
+			if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+			}
+			return svc.Save(ctx, args, w, f)
+		}),
+	}
+	save.Flags().StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
+	save.Flags().StringVar(&format, "format", "docker", "docker (docker save format, with an OCI layout inside) or oci (an OCI image layout)")
+
+	var input string
+	var quiet bool
+	load := &cobra.Command{
+		Use: "load [-i FILE]", Short: "load images from a tar archive (docker save, skopeo or OCI layout)", Args: cobra.NoArgs,
+		RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, _ []string) error {
+			var r io.Reader = os.Stdin
+			if input != "" {
+				f, err := os.Open(input)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			imgs, err := svc.Load(ctx, r)
+			if err != nil {
+				return err
+			}
+			if quiet {
+				return nil
+			}
+			for _, img := range imgs {
+				if len(img.Names) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image ID: %s\n", img.ID)
+				}
+				for _, n := range img.Names {
+					if r, err := ref.Parse(n); err == nil {
+						fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", r.Familiar())
+					}
+				}
+			}
+			return nil
+		}),
+	}
+	load.Flags().StringVarP(&input, "input", "i", "", "read from a file instead of stdin")
+	load.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
+
+	var message string
+	var changes []string
+	imp := &cobra.Command{
+		Use: "import FILE|- [REPOSITORY[:TAG]]", Short: "make an image of a root filesystem tarball", Args: cobra.RangeArgs(1, 2),
+		RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+			opts := transfer.ImportOpts{Message: message}
+			for _, c := range changes {
+				if err := applyChange(&opts.Changes, c); err != nil {
+					return err
+				}
+			}
+			var r io.Reader = os.Stdin
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			img, err := svc.Import(ctx, r, name, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), img.ID)
+			return nil
+		}),
+	}
+	imp.Flags().StringVarP(&message, "message", "m", "", "commit message for the imported image")
+	imp.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction for the image config: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE")
+	return []*cobra.Command{save, load, imp}
+}
+
+// applyChange applies one --change instruction, as `docker import -c`.
+func applyChange(c *ocispec.ImageConfig, change string) error {
+	instr, rest, _ := strings.Cut(strings.TrimSpace(change), " ")
+	rest = strings.TrimSpace(rest)
+	list := func() []string {
+		var v []string
+		if strings.HasPrefix(rest, "[") && json.Unmarshal([]byte(rest), &v) == nil {
+			return v
+		}
+		return []string{"/bin/sh", "-c", rest}
+	}
+	switch strings.ToUpper(instr) {
+	case "CMD":
+		c.Cmd = list()
+	case "ENTRYPOINT":
+		c.Entrypoint = list()
+	case "ENV":
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok {
+			k, v, _ = strings.Cut(rest, " ")
+		}
+		c.Env = append(c.Env, strings.TrimSpace(k)+"="+strings.TrimSpace(v))
+	case "WORKDIR":
+		c.WorkingDir = rest
+	case "USER":
+		c.User = rest
+	case "LABEL":
+		k, v, _ := strings.Cut(rest, "=")
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		c.Labels[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+	case "EXPOSE":
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range strings.Fields(rest) {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			c.ExposedPorts[p] = struct{}{}
+		}
+	default:
+		return fmt.Errorf("--change %q: %s is not a valid change command", change, instr)
+	}
+	return nil
 }

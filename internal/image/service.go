@@ -126,24 +126,8 @@ func (s *Service) Pull(ctx context.Context, name string, opts ...PullOpt) (Image
 	if err != nil {
 		return Image{}, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
-	var m ocispec.Manifest
-	if err := s.readJSON(ctx, res.Manifest, &m); err != nil {
-		return Image{}, err
-	}
-	if _, err := unpack.Unpack(ctx, s.content, s.sn, m); err != nil {
-		return Image{}, fmt.Errorf("unpack %s: %w", r.Familiar(), err)
-	}
-	target := res.Manifest
-	rec := metadata.Image{ID: res.Config.Digest, Name: r.String(), Target: target}
-	if _, err := s.images.Create(ctx, rec); err != nil {
-		if !errdefs.IsAlreadyExists(err) {
-			return Image{}, fmt.Errorf("record %s: %w", r.Familiar(), err)
-		}
-		// The same image again (another name, or a re-pull): move the
-		// name to it.
-		if err := s.images.Tag(ctx, r.String(), res.Config.Digest); err != nil {
-			return Image{}, fmt.Errorf("tag %s: %w", r.Familiar(), err)
-		}
+	if _, err := s.record(ctx, res.Manifest, res.Config, []string{r.String()}); err != nil {
+		return Image{}, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
 	return s.Get(ctx, r.String())
 }
