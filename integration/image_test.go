@@ -212,6 +212,21 @@ func TestImageRegistryRoundTrip(t *testing.T) {
 		t.Errorf("images after import:\n%s", out)
 	}
 	runImage(t, data, "test/imported:1")
+	if out := shoal("history", "test/imported:1"); !strings.Contains(out, "CREATED BY") || !strings.Contains(out, "Imported from") {
+		t.Errorf("history:\n%s", out)
+	}
+
+	// prune -a removes every image and leaves no blob.
+	if out := shoal("image", "prune", "-a", "-f"); !strings.Contains(out, "deleted: sha256:") {
+		t.Errorf("prune:\n%s", out)
+	}
+	if out := shoal("images", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("images after prune -a: %q", out)
+	}
+	blobs, _ = os.ReadDir(filepath.Join(data, "content", "blobs", "sha256"))
+	if len(blobs) != 0 {
+		t.Errorf("%d blobs left after prune -a", len(blobs))
+	}
 }
 
 func runImage(t *testing.T, data, name string) {

@@ -207,7 +207,11 @@ func addImageCmds(root *cobra.Command) {
 	}
 	// docker pull / docker images / docker tag / docker rmi at the top
 	// level, and the same verbs under `shoal image` (ls, rm).
-	root.AddCommand(mk()...)
+	for _, c := range mk() {
+		if c.Name() != "prune" { // docker has no top-level prune
+			root.AddCommand(c)
+		}
+	}
 	group := &cobra.Command{Use: "image", Short: "manage images"}
 	for _, c := range mk() {
 		switch c.Name() {
@@ -394,7 +398,68 @@ func archiveCmds(with func(run func(ctx context.Context, svc *image.Service, cmd
 	}
 	imp.Flags().StringVarP(&message, "message", "m", "", "commit message for the imported image")
 	imp.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction for the image config: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE")
-	return []*cobra.Command{save, load, imp}
+	var all, yes bool
+	prune := &cobra.Command{
+		Use: "prune", Short: "remove images without a name (-a: every image)", Args: cobra.NoArgs,
+		RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, _ []string) error {
+			if !yes {
+				return fmt.Errorf("prune removes images: pass -f to confirm (there is no prompt)")
+			}
+			del, err := svc.Prune(ctx, all)
+			out := cmd.OutOrStdout()
+			if len(del) > 0 {
+				fmt.Fprintln(out, "Deleted Images:")
+			}
+			for _, d := range del {
+				if d.Untagged != "" {
+					fmt.Fprintf(out, "untagged: %s\n", d.Untagged)
+				} else {
+					fmt.Fprintf(out, "deleted: %s\n", d.Deleted)
+				}
+			}
+			return err
+		}),
+	}
+	prune.Flags().BoolVarP(&all, "all", "a", false, "remove every image, not only dangling ones")
+	prune.Flags().BoolVarP(&yes, "force", "f", false, "do not ask for confirmation")
+
+	var noTrunc bool
+	history := &cobra.Command{
+		Use: "history IMAGE", Short: "show the history of an image", Args: cobra.ExactArgs(1),
+		RunE: with(func(ctx context.Context, svc *image.Service, cmd *cobra.Command, args []string) error {
+			img, err := svc.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
+			fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
+			layer := len(img.Manifest.Layers) - 1
+			for i := len(img.Config.History) - 1; i >= 0; i-- {
+				h := img.Config.History[i]
+				id := "<missing>"
+				if i == len(img.Config.History)-1 {
+					id = idString(img.ID.String(), noTrunc)
+				}
+				var size int64
+				if !h.EmptyLayer && layer >= 0 {
+					size = img.Manifest.Layers[layer].Size
+					layer--
+				}
+				created := "N/A"
+				if h.Created != nil {
+					created = humanAgo(*h.Created)
+				}
+				by := h.CreatedBy
+				if !noTrunc && len(by) > 45 {
+					by = by[:44] + "…"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, created, by, humanSize(size), h.Comment)
+			}
+			return tw.Flush()
+		}),
+	}
+	history.Flags().BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	return []*cobra.Command{save, load, imp, prune, history}
 }
 
 // applyChange applies one --change instruction, as `docker import -c`.

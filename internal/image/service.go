@@ -374,6 +374,29 @@ func (s *Service) collect(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Prune removes the images that have no name (dangling), or with all,
+// every image, and collects what they used. It returns what it removed.
+func (s *Service) Prune(ctx context.Context, all bool) ([]Deleted, error) {
+	recs, err := s.images.List(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Deleted
+	seen := map[digest.Digest]bool{}
+	for _, rec := range recs {
+		if seen[rec.ID] || (rec.Name != "" && !all) {
+			continue
+		}
+		seen[rec.ID] = true
+		del, err := s.Remove(ctx, rec.ID.String(), true)
+		out = append(out, del...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
 // RootFS prepares a writable layer named key on top of the image and
 // returns its mounts: a container's root filesystem.
 func (s *Service) RootFS(ctx context.Context, nameOrID, key string) ([]mount.Mount, error) {
