@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,11 +311,14 @@ func TestImagePullKilled(t *testing.T) {
 	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"})); err != nil {
 		t.Fatal(err)
 	}
-	src := reg + "/test/big:latest"
-	if out, err := exec.Command("skopeo", "copy", "--dest-tls-verify=false", "oci:"+oci+":latest", "docker://"+src).CombinedOutput(); err != nil {
+	if out, err := exec.Command("skopeo", "copy", "--dest-tls-verify=false", "oci:"+oci+":latest", "docker://"+reg+"/test/big:latest").CombinedOutput(); err != nil {
 		t.Fatalf("skopeo copy: %v: %s", err, out)
 	}
-	want := skopeoDigest(t, src)
+	want := skopeoDigest(t, reg+"/test/big:latest")
+	// Pull through a proxy that slows the first pull down, so the kill
+	// always lands mid-layer, whatever the machine's speed.
+	proxy, slow := throttleProxy(t, reg)
+	src := proxy + "/test/big:latest"
 	ld, err := layer.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +343,7 @@ func TestImagePullKilled(t *testing.T) {
 	})
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
+	slow.Store(false)
 	if _, err := os.Stat(filepath.Join(data, "content", "blobs", "sha256", ld.Hex)); err == nil {
 		t.Fatalf("the cut layer is visible as a blob")
 	}
@@ -352,4 +358,50 @@ func TestImagePullKilled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "content", "blobs", "sha256", ld.Hex)); err != nil {
 		t.Errorf("layer blob missing after the second pull: %v", err)
 	}
+}
+
+// throttleProxy forwards TCP connections to addr; while the returned flag
+// is set, each connection is slowed to about 16 MiB/s.
+func throttleProxy(t *testing.T, addr string) (string, *atomic.Bool) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	slow := &atomic.Bool{}
+	slow.Store(true)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { _, _ = io.Copy(up, c) }()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := up.Read(buf)
+					if n > 0 {
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							return
+						}
+						if slow.Load() {
+							time.Sleep(4 * time.Millisecond) // 64 KiB per 4 ms
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String(), slow
 }
