@@ -29,6 +29,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRuntimeCmd())
+	root.AddCommand(newDaemonCmd())
 	addImageCmds(root)
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		var ee exitError
