@@ -483,12 +483,11 @@ func TestPullStream(t *testing.T) {
 		t.Errorf("pull stream has %d Pull complete, %d Downloading; want 2 and some:\n%s", complete, downloading, rec.Body)
 	}
 
-	// A failure before anything is sent is an HTTP error, not a stream.
-	// (dockerd answers 404 for a missing repository; the pull package
-	// does not classify registry errors yet, so this is a 500 for now.)
+	// A failure before anything is sent is an HTTP error, not a stream;
+	// a missing repository is a 404, as dockerd answers.
 	rec = do(t, h, "POST", "/images/create?fromImage="+host+"/lib/nosuch&tag=v1", nil)
 	var e types.ErrorResponse
-	if rec.Code < 400 || json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Message == "" {
+	if rec.Code != 404 || json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Message == "" {
 		t.Errorf("pull of a missing image = %d %s", rec.Code, rec.Body)
 	}
 	rec = do(t, h, "POST", "/images/create?fromImage=UPPER", nil)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -85,7 +87,7 @@ func pull(ctx context.Context, ref name.Reference, store content.Store, o *optio
 
 	top, err := c.puller.Get(ctx, ref)
 	if err != nil {
-		return Result{}, fmt.Errorf("resolve: %w", err)
+		return Result{}, fmt.Errorf("resolve: %w", classifyRegistry(err))
 	}
 	desc := ocispec.Descriptor{
 		MediaType: string(top.MediaType),
@@ -442,4 +444,29 @@ func shortID(d digest.Digest) string {
 		h = h[:12]
 	}
 	return h
+}
+
+// classifyRegistry adds the error class the API maps to a status: a
+// registry's "unknown" answers (or a 404) are not found, refusals are
+// permission denied.
+func classifyRegistry(err error) error {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	if te.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
+	}
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
+			return fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
+		case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+			return fmt.Errorf("%w: %w", err, errdefs.ErrPermissionDenied)
+		}
+	}
+	if te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrPermissionDenied)
+	}
+	return err
 }

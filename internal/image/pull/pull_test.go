@@ -576,3 +576,17 @@ func TestRank(t *testing.T) {
 		}
 	}
 }
+
+func TestPullMissingIsNotFound(t *testing.T) {
+	reg := httptest.NewServer(registry.New())
+	defer reg.Close()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	store, err := content.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pull(context.Background(), host+"/no/such:tag", store)
+	if !errdefs.IsNotFound(err) {
+		t.Fatalf("Pull of a missing repository = %v, want a NotFound error", err)
+	}
+}
