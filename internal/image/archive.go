@@ -50,6 +50,8 @@ func (s *Service) Load(ctx context.Context, r io.Reader) ([]Image, error) {
 		if err != nil {
 			return out, err
 		}
+		// What this archive named, not every name the image had before.
+		img.Names = l.Names
 		out = append(out, img)
 	}
 	return out, nil
