@@ -205,3 +205,19 @@ func TestRuntimeProcessSettings(t *testing.T) {
 		}
 	}
 }
+
+// A low RLIMIT_AS applies to the container's program, not to the runtime's
+// own init (whose Go runtime has reserved more address space than that).
+func TestRuntimeAddressSpaceLimit(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{
+			{Type: "RLIMIT_AS", Soft: 256 << 20, Hard: 512 << 20},
+			{Type: "RLIMIT_DATA", Soft: 256 << 20, Hard: 512 << 20},
+		}
+	}, "sh", "-c", "ulimit -v; ulimit -Hv; ulimit -d")
+	out := r.ok("run", "--bundle", b, "as")
+	if got := strings.Fields(out); len(got) != 3 || got[0] != "262144" || got[1] != "524288" || got[2] != "262144" {
+		t.Errorf("limits inside: %q", out)
+	}
+}

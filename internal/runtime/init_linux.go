@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -146,7 +147,12 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 	if err := applyLSM(p); err != nil {
 		return err
 	}
-	if err := setRlimits(p); err != nil {
+	// Limits that raise a hard limit need CAP_SYS_RESOURCE, which the
+	// container may not keep: set them now. The others are set at the very
+	// end, just before execve: a low RLIMIT_AS would starve this process's
+	// own Go runtime (it has reserved more address space than that).
+	late, err := setRaisingRlimits(p)
+	if err != nil {
 		return err
 	}
 	if p.IOPriority != nil {
@@ -215,10 +221,31 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 			}
 		}
 	}
-	if err := unix.Exec(path, p.Args, env); err != nil {
-		return fmt.Errorf("exec %s: %w", p.Args[0], err)
+	return execWithRlimits(path, p.Args, env, late)
+}
+
+// execWithRlimits sets the late rlimits and execs, with nothing allocated
+// in between: everything execve needs is built first.
+func execWithRlimits(path string, argv, env []string, late []rlimit) error {
+	pathp, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
 	}
-	return nil
+	argvp, err := cStrings(argv)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	envp, err := cStrings(env)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	for i := range late {
+		if _, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(late[i].resource), uintptr(unsafe.Pointer(&late[i].lim)), 0, 0, 0); errno != 0 {
+			return fmt.Errorf("set rlimit %s to %d/%d: %w", late[i].name, late[i].lim.Cur, late[i].lim.Max, errno)
+		}
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(pathp)), uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
+	return fmt.Errorf("exec %s: %w", argv[0], errno)
 }
 
 // lookPath finds argv0 with the container's PATH, inside the container.
@@ -305,4 +332,17 @@ func setIOPriority(p *specs.LinuxIOPriority) error {
 func hookState(st specs.State) []byte {
 	b, _ := json.Marshal(st)
 	return b
+}
+
+// cStrings is a NULL-terminated array of C strings.
+func cStrings(ss []string) ([]*byte, error) {
+	out := make([]*byte, len(ss)+1)
+	for i, s := range ss {
+		p, err := unix.BytePtrFromString(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }

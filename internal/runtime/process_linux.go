@@ -92,14 +92,33 @@ func checkHostLimits(p *specs.Process) error {
 	return nil
 }
 
-func setRlimits(p *specs.Process) error {
+// rlimit is one rlimit ready for the prlimit syscall.
+type rlimit struct {
+	name     string
+	resource int
+	lim      unix.Rlimit
+}
+
+// setRaisingRlimits sets the rlimits whose hard limit is above the
+// current one (they need CAP_SYS_RESOURCE, held now, maybe not later) and
+// returns the others, to be set just before execve.
+func setRaisingRlimits(p *specs.Process) ([]rlimit, error) {
+	var late []rlimit
 	for _, r := range p.Rlimits {
-		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
-			return fmt.Errorf("set rlimit %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
+		rl := rlimit{name: r.Type, resource: rlimitNames[r.Type], lim: unix.Rlimit{Cur: r.Soft, Max: r.Hard}}
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(rl.resource, &cur); err != nil {
+			return nil, fmt.Errorf("read rlimit %s: %w", r.Type, err)
+		}
+		if r.Hard <= cur.Max {
+			late = append(late, rl)
+			continue
+		}
+		if err := unix.Prlimit(0, rl.resource, &rl.lim, nil); err != nil {
+			return nil, fmt.Errorf("set rlimit %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
 		}
 	}
-	return nil
+	return late, nil
 }
 
 // capSets converts the spec's capability names.
