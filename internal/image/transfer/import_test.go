@@ -32,7 +32,7 @@ func TestImport(t *testing.T) {
 		layerType string
 		keepBlob  bool // the layer blob is the input as given
 	}{
-		{"plain tar", rootfs, ocispec.MediaTypeImageLayerGzip, false},
+		{"plain tar", rootfs, ocispec.MediaTypeImageLayer, true},
 		{"gzip", gz.Bytes(), ocispec.MediaTypeImageLayerGzip, true},
 		{"zstd", zs.Bytes(), ocispec.MediaTypeImageLayerZstd, true},
 	}
