@@ -17,79 +17,6 @@ import (
 	"github.com/shoal-dev/shoal/internal/errdefs"
 )
 
-// flagOptions maps option names to the mount(2) flags they set (clear is
-// false) or clear (clear is true).
-var flagOptions = map[string]struct {
-	clear bool
-	flag  uintptr
-}{
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"atime":         {true, unix.MS_NOATIME},
-	"bind":          {false, unix.MS_BIND},
-	"defaults":      {false, 0},
-	"dev":           {true, unix.MS_NODEV},
-	"diratime":      {true, unix.MS_NODIRATIME},
-	"dirsync":       {false, unix.MS_DIRSYNC},
-	"exec":          {true, unix.MS_NOEXEC},
-	"mand":          {false, unix.MS_MANDLOCK},
-	"noatime":       {false, unix.MS_NOATIME},
-	"nodev":         {false, unix.MS_NODEV},
-	"nodiratime":    {false, unix.MS_NODIRATIME},
-	"noexec":        {false, unix.MS_NOEXEC},
-	"nomand":        {true, unix.MS_MANDLOCK},
-	"norelatime":    {true, unix.MS_RELATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME},
-	"nosuid":        {false, unix.MS_NOSUID},
-	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
-	"relatime":      {false, unix.MS_RELATIME},
-	"remount":       {false, unix.MS_REMOUNT},
-	"ro":            {false, unix.MS_RDONLY},
-	"rw":            {true, unix.MS_RDONLY},
-	"strictatime":   {false, unix.MS_STRICTATIME},
-	"suid":          {true, unix.MS_NOSUID},
-	"sync":          {false, unix.MS_SYNCHRONOUS},
-}
-
-// propagationOptions are applied by a separate mount(2) call after the
-// mount exists.
-var propagationOptions = map[string]uintptr{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
-// parsed is a Mount's options split into what mount(2) needs.
-type parsed struct {
-	flags       uintptr
-	propagation uintptr
-	data        []string
-}
-
-func parseOptions(options []string) parsed {
-	var p parsed
-	for _, o := range options {
-		if f, ok := flagOptions[o]; ok {
-			if f.clear {
-				p.flags &^= f.flag
-			} else {
-				p.flags |= f.flag
-			}
-			continue
-		}
-		if f, ok := propagationOptions[o]; ok {
-			p.propagation |= f
-			continue
-		}
-		p.data = append(p.data, o)
-	}
-	return p
-}
-
 // All mounts every mount in order on target (or on Mount.Target below
 // target). If one fails, the ones already mounted are unmounted again.
 func All(mounts []Mount, target string) error {
@@ -123,48 +50,65 @@ func unmountList(targets []string) error {
 }
 
 func (m Mount) mount(target string) error {
-	p := parseOptions(m.Options)
-	if m.Type == "bind" || p.flags&unix.MS_BIND != 0 {
+	p, err := ParseOptions(m.Options)
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: %w: %w", m.Type, target, err, errdefs.ErrInvalidArgument)
+	}
+	if m.Type == "bind" || p.Bind {
 		return m.mountBind(target, p)
 	}
-	data := strings.Join(p.data, ",")
-	var err error
+	data := p.DataString()
 	if m.Type == "overlay" && len(data) >= pageSize() {
 		err = m.mountOverlayLong(target, p)
 	} else {
-		err = unix.Mount(m.Source, target, m.Type, p.flags, data)
+		err = unix.Mount(m.Source, target, m.Type, p.Flags, data)
 	}
 	if err != nil {
 		return fmt.Errorf("mount %s %s on %s: %w", m.Type, m.Source, target, err)
 	}
-	return propagate(target, p.propagation)
-}
-
-func (m Mount) mountBind(target string, p parsed) error {
-	bindFlags := p.flags & (unix.MS_BIND | unix.MS_REC)
-	bindFlags |= unix.MS_BIND
-	if err := unix.Mount(m.Source, target, "", bindFlags, ""); err != nil {
-		return fmt.Errorf("bind mount %s on %s: %w", m.Source, target, err)
-	}
-	// A bind mount ignores every flag but MS_REC; the others (ro, nosuid,
-	// ...) need a remount of the new bind mount.
-	if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|rest, ""); err != nil {
-			return errors.Join(fmt.Errorf("remount bind mount %s (options %v): %w", target, m.Options, err), Unmount(target, unix.MNT_DETACH))
-		}
-	}
-	if err := propagate(target, p.propagation); err != nil {
+	if err := propagate(target, p); err != nil {
 		return errors.Join(err, Unmount(target, unix.MNT_DETACH))
 	}
 	return nil
 }
 
-func propagate(target string, flags uintptr) error {
-	if flags == 0 {
-		return nil
+func (m Mount) mountBind(target string, p Options) error {
+	bindFlags := uintptr(unix.MS_BIND)
+	if p.Recursive {
+		bindFlags |= unix.MS_REC
 	}
-	if err := unix.Mount("", target, "", flags, ""); err != nil {
-		return fmt.Errorf("set propagation of %s: %w", target, err)
+	if err := unix.Mount(m.Source, target, "", bindFlags, ""); err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", m.Source, target, err)
+	}
+	// A bind mount ignores every flag but MS_REC; the others (ro, nosuid,
+	// ...) need a remount of the new bind mount.
+	if rest := p.Flags &^ unix.MS_REMOUNT; rest != 0 {
+		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|rest, ""); err != nil {
+			return errors.Join(fmt.Errorf("remount bind mount %s (options %v): %w", target, m.Options, err), Unmount(target, unix.MNT_DETACH))
+		}
+	}
+	if err := propagate(target, p); err != nil {
+		return errors.Join(err, Unmount(target, unix.MNT_DETACH))
+	}
+	return nil
+}
+
+// propagate applies the propagation options and the recursive attributes
+// (rro, rnosuid, ...) to a new mount.
+func propagate(target string, p Options) error {
+	for _, f := range p.Propagation {
+		if err := unix.Mount("", target, "", f, ""); err != nil {
+			return fmt.Errorf("set propagation of %s: %w", target, err)
+		}
+	}
+	if p.RecAttrSet != 0 || p.RecAttrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: p.RecAttrSet, Attr_clr: p.RecAttrClr}
+		if (p.RecAttrSet|p.RecAttrClr)&unix.MOUNT_ATTR__ATIME != 0 {
+			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		}
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("set recursive mount attributes of %s: %w", target, err)
+		}
 	}
 	return nil
 }
@@ -178,7 +122,7 @@ var forceRelativeOverlay = false
 // mountOverlayLong mounts an overlay whose option string does not fit in a
 // page: with fsconfig "lowerdir+" where the kernel has it, else with paths
 // relative to the layers' common parent.
-func (m Mount) mountOverlayLong(target string, p parsed) error {
+func (m Mount) mountOverlayLong(target string, p Options) error {
 	if !forceRelativeOverlay {
 		err := m.mountOverlayFsconfig(target, p)
 		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, errLowerdirPlus) {
@@ -190,7 +134,7 @@ func (m Mount) mountOverlayLong(target string, p parsed) error {
 
 var errLowerdirPlus = errors.New("kernel rejects lowerdir+")
 
-func (m Mount) mountOverlayFsconfig(target string, p parsed) error {
+func (m Mount) mountOverlayFsconfig(target string, p Options) error {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("fsopen overlay: %w", err)
@@ -199,7 +143,7 @@ func (m Mount) mountOverlayFsconfig(target string, p parsed) error {
 	if err := unix.FsconfigSetString(fsfd, "source", m.Source); err != nil {
 		return fmt.Errorf("fsconfig source: %w", err)
 	}
-	for _, o := range p.data {
+	for _, o := range p.Data {
 		key, value, hasValue := strings.Cut(o, "=")
 		switch {
 		case key == "lowerdir":
@@ -224,7 +168,7 @@ func (m Mount) mountOverlayFsconfig(target string, p parsed) error {
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return fmt.Errorf("fsconfig create: %w", err)
 	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, mountAttrs(p.flags))
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, mountAttrs(p.Flags))
 	if err != nil {
 		return fmt.Errorf("fsmount: %w", err)
 	}
@@ -261,9 +205,9 @@ func mountAttrs(flags uintptr) int {
 // their common parent and mounts from a thread whose working directory is
 // that parent. The thread unshares its fs attributes first, so the chdir is
 // invisible to the rest of the process, and is thrown away afterwards.
-func (m Mount) mountOverlayRelative(target string, p parsed) error {
+func (m Mount) mountOverlayRelative(target string, p Options) error {
 	var dirs []string
-	for _, o := range p.data {
+	for _, o := range p.Data {
 		key, value, _ := strings.Cut(o, "=")
 		switch key {
 		case "lowerdir":
@@ -277,8 +221,8 @@ func (m Mount) mountOverlayRelative(target string, p parsed) error {
 		return fmt.Errorf("overlay options too long and layers share no parent: %w", errdefs.ErrInvalidArgument)
 	}
 	rel := func(dir string) (string, error) { return filepath.Rel(base, dir) }
-	data := make([]string, 0, len(p.data))
-	for _, o := range p.data {
+	data := make([]string, 0, len(p.Data))
+	for _, o := range p.Data {
 		key, value, _ := strings.Cut(o, "=")
 		switch key {
 		case "lowerdir":
@@ -322,7 +266,7 @@ func (m Mount) mountOverlayRelative(target string, p parsed) error {
 			errc <- fmt.Errorf("chdir %s: %w", base, err)
 			return
 		}
-		errc <- unix.Mount(m.Source, absTarget, m.Type, p.flags, joined)
+		errc <- unix.Mount(m.Source, absTarget, m.Type, p.Flags, joined)
 	}()
 	return <-errc
 }

@@ -19,15 +19,27 @@ func TestParseOptions(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		in   []string
-		want parsed
+		want Options
 	}{
-		{nil, parsed{}},
-		{[]string{"rbind", "ro"}, parsed{flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY}},
-		{[]string{"ro", "rw"}, parsed{}},
-		{[]string{"nosuid", "lowerdir=/a:/b", "rprivate"}, parsed{flags: unix.MS_NOSUID, propagation: unix.MS_PRIVATE | unix.MS_REC, data: []string{"lowerdir=/a:/b"}}},
+		{nil, Options{}},
+		{[]string{"rbind", "ro"}, Options{Bind: true, Recursive: true, Flags: unix.MS_RDONLY}},
+		{[]string{"bind"}, Options{Bind: true}},
+		// A later option wins, and an explicit clear is remembered.
+		{[]string{"ro", "rw"}, Options{Clear: unix.MS_RDONLY}},
+		{[]string{"nosuid", "lowerdir=/a:/b", "rprivate", "size=64k"}, Options{Flags: unix.MS_NOSUID, Propagation: []uintptr{unix.MS_PRIVATE | unix.MS_REC}, Data: []string{"lowerdir=/a:/b", "size=64k"}}},
+		{[]string{"rro", "rsuid"}, Options{RecAttrSet: unix.MOUNT_ATTR_RDONLY, RecAttrClr: unix.MOUNT_ATTR_NOSUID}},
 	} {
-		if got := parseOptions(c.in); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("parseOptions(%q) = %+v, want %+v", c.in, got, c.want)
+		got, err := ParseOptions(c.in)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ParseOptions(%q) = %+v, %v, want %+v", c.in, got, err, c.want)
+		}
+	}
+	if got := (Options{Data: []string{"a=1", "b"}}).DataString(); got != "a=1,b" {
+		t.Errorf("DataString = %q", got)
+	}
+	for _, bad := range []string{"idmap", "ridmap", "tmpcopyup"} {
+		if _, err := ParseOptions([]string{bad}); err == nil {
+			t.Errorf("ParseOptions(%q) accepted an option Shoal cannot honour", bad)
 		}
 	}
 }

@@ -103,28 +103,6 @@ func TestValidateID(t *testing.T) {
 	}
 }
 
-func TestParseMountOpts(t *testing.T) {
-	o, err := parseMountOpts([]string{"rbind", "ro", "nosuid", "rw", "rprivate", "size=64k", "mode=755", "rro"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !o.bind || !o.recursive {
-		t.Errorf("rbind not seen: %+v", o)
-	}
-	if o.flags&0x1 != 0 { // MS_RDONLY cleared by the later rw
-		t.Errorf("rw after ro left MS_RDONLY set")
-	}
-	if o.flags&0x2 == 0 {
-		t.Errorf("nosuid missing")
-	}
-	if len(o.propFlags) != 1 || o.dataString() != "size=64k,mode=755" || o.recAttrSet == 0 {
-		t.Errorf("parseMountOpts = %+v", o)
-	}
-	if _, err := parseMountOpts([]string{"idmap"}); err == nil {
-		t.Errorf("idmap accepted")
-	}
-}
-
 func FuzzParseSpec(f *testing.F) {
 	seed, _ := json.Marshal(validSpec())
 	f.Add(seed)

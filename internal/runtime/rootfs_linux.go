@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/shoal-dev/shoal/internal/mount"
 	"github.com/shoal-dev/shoal/internal/mountinfo"
 )
 
@@ -40,7 +41,8 @@ func setRootPropagation(p string) error {
 	if p == "" {
 		return nil
 	}
-	if err := unix.Mount("", "/", "", propOpts[p], ""); err != nil {
+	f, _ := mount.PropagationFlags(p)
+	if err := unix.Mount("", "/", "", f, ""); err != nil {
 		return fmt.Errorf("set rootfsPropagation %s: %w", p, err)
 	}
 	return nil
@@ -79,7 +81,7 @@ func unmountUnder(dir string) error {
 
 func (r *rootfsSetup) prepare() error {
 	if r.spec.Linux.RootfsPropagation != "" {
-		if _, ok := propOpts[r.spec.Linux.RootfsPropagation]; !ok {
+		if _, ok := mount.PropagationFlags(r.spec.Linux.RootfsPropagation); !ok {
 			return fmt.Errorf("unknown rootfsPropagation %q", r.spec.Linux.RootfsPropagation)
 		}
 	}
@@ -196,7 +198,7 @@ func mkdirAllInRoot(root *os.File, p string) (*os.File, error) {
 }
 
 func (r *rootfsSetup) mount(m specs.Mount) error {
-	opts, err := parseMountOpts(m.Options)
+	opts, err := mount.ParseOptions(m.Options)
 	if err != nil {
 		return err
 	}
@@ -218,7 +220,7 @@ func (r *rootfsSetup) mount(m specs.Mount) error {
 		}
 		defer tgt.Close()
 		flags := uintptr(unix.MS_BIND)
-		if opts.recursive {
+		if opts.Recursive {
 			flags |= unix.MS_REC
 		}
 		// The handle keeps naming the directory under the new mount, so
@@ -233,8 +235,8 @@ func (r *rootfsSetup) mount(m specs.Mount) error {
 		}
 		// Remount to apply the flags; a bind mount ignores them at first.
 		// Keep the flags the kernel locks on the source (nodev, nosuid…).
-		if opts.flags&^unix.MS_REMOUNT != 0 {
-			if err := remountBind(dst, opts.flags&^unix.MS_REMOUNT); err != nil {
+		if opts.Flags&^unix.MS_REMOUNT != 0 {
+			if err := remountBind(dst, opts.Flags&^unix.MS_REMOUNT); err != nil {
 				return err
 			}
 		}
@@ -249,18 +251,18 @@ func (r *rootfsSetup) mount(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	data := opts.dataString()
-	err = unix.Mount(m.Source, fdPath(tgt), m.Type, opts.flags, data)
+	data := opts.DataString()
+	err = unix.Mount(m.Source, fdPath(tgt), m.Type, opts.Flags, data)
 	if err != nil && m.Type == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
 		// sysfs cannot be mounted in a user namespace that does not own
 		// the network namespace: bind the host's, read-only.
 		if err = unix.Mount("/sys", fdPath(tgt), "", unix.MS_BIND|unix.MS_REC, ""); err == nil {
-			err = remountBind(dst, opts.flags|unix.MS_RDONLY)
+			err = remountBind(dst, opts.Flags|unix.MS_RDONLY)
 		}
 	}
 	if err != nil && m.Type == "mqueue" && errors.Is(err, unix.EPERM) {
 		if err = unix.Mount("/dev/mqueue", fdPath(tgt), "", unix.MS_BIND, ""); err == nil {
-			err = remountBind(dst, opts.flags)
+			err = remountBind(dst, opts.Flags)
 		}
 	}
 	if err != nil {
@@ -269,15 +271,15 @@ func (r *rootfsSetup) mount(m specs.Mount) error {
 	return finishMount(dst, opts)
 }
 
-func finishMount(dst string, opts mountOpts) error {
-	for _, p := range opts.propFlags {
+func finishMount(dst string, opts mount.Options) error {
+	for _, p := range opts.Propagation {
 		if err := unix.Mount("", dst, "", p, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
 		}
 	}
-	if opts.recAttrSet != 0 || opts.recAttrClr != 0 {
-		attr := &unix.MountAttr{Attr_set: opts.recAttrSet, Attr_clr: opts.recAttrClr}
-		if opts.recAttrSet&unix.MOUNT_ATTR__ATIME != 0 || opts.recAttrClr&unix.MOUNT_ATTR__ATIME != 0 {
+	if opts.RecAttrSet != 0 || opts.RecAttrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: opts.RecAttrSet, Attr_clr: opts.RecAttrClr}
+		if opts.RecAttrSet&unix.MOUNT_ATTR__ATIME != 0 || opts.RecAttrClr&unix.MOUNT_ATTR__ATIME != 0 {
 			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
 		}
 		if err := unix.MountSetattr(unix.AT_FDCWD, dst, unix.AT_RECURSIVE, attr); err != nil {
@@ -305,7 +307,7 @@ func remountBind(path string, flags uintptr) error {
 // mountCgroup mounts the container's view of the cgroup hierarchy: the
 // cgroup2 filesystem on a unified host, or a tmpfs with one cgroup v1
 // mount per hierarchy on a legacy or hybrid host.
-func (r *rootfsSetup) mountCgroup(m specs.Mount, opts mountOpts) error {
+func (r *rootfsSetup) mountCgroup(m specs.Mount, opts mount.Options) error {
 	tgt, err := r.target(m.Destination, true)
 	if err != nil {
 		return err
@@ -315,7 +317,7 @@ func (r *rootfsSetup) mountCgroup(m specs.Mount, opts mountOpts) error {
 	if err != nil {
 		return err
 	}
-	flags := opts.flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	flags := opts.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	hier, err := cgroupHierarchies()
 	if err != nil {
 		return err

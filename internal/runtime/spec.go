@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/shoal-dev/shoal/internal/mount"
 )
 
 // DefaultCaps is the capability set Docker gives a container by default.
@@ -82,20 +84,9 @@ func Features() *features.Features {
 	for name := range capByName() {
 		caps = append(caps, name)
 	}
-	var opts []string
-	for o := range optFlags {
-		opts = append(opts, o)
-	}
-	for o := range propOpts {
-		opts = append(opts, o)
-	}
-	for o := range recAttrOpts {
-		opts = append(opts, o)
-	}
-	opts = append(opts, "bind", "rbind")
+	opts := mount.KnownOptions()
 	sort.Strings(nsNames)
 	sort.Strings(caps)
-	sort.Strings(opts)
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,

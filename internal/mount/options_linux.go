@@ -1,21 +1,26 @@
-package runtime
+//go:build linux
+
+package mount
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// mountOpts is a parsed list of OCI mount options.
-type mountOpts struct {
-	flags                  uintptr // flags to set
-	clear                  uintptr // flags the options clear explicitly (rw, suid, dev, exec...)
-	propFlags              []uintptr
-	recAttrSet, recAttrClr uint64 // rro, rnosuid... applied with mount_setattr
-	data                   []string
-	bind                   bool
-	recursive              bool
+// Options is a list of OCI / mount(8) options split into what the mount
+// syscalls need. It is the one parser of mount options in Shoal: the
+// runtime and Mount.All both use it.
+type Options struct {
+	Flags                  uintptr // flags to set
+	Clear                  uintptr // flags the options clear explicitly (rw, suid, dev, exec...)
+	Propagation            []uintptr
+	RecAttrSet, RecAttrClr uint64 // rro, rnosuid... applied with mount_setattr
+	Data                   []string
+	Bind                   bool
+	Recursive              bool
 }
 
 var optFlags = map[string]struct {
@@ -80,17 +85,17 @@ var recAttrOpts = map[string]struct {
 	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
-// parseMountOpts splits OCI mount options into flags, propagation,
+// ParseOptions splits OCI mount options into flags, propagation,
 // recursive attributes and filesystem data.
-func parseMountOpts(opts []string) (mountOpts, error) {
-	var m mountOpts
+func ParseOptions(opts []string) (Options, error) {
+	var m Options
 	for _, o := range opts {
 		switch o {
 		case "bind":
-			m.bind = true
+			m.Bind = true
 			continue
 		case "rbind":
-			m.bind, m.recursive = true, true
+			m.Bind, m.Recursive = true, true
 			continue
 		case "idmap", "ridmap":
 			return m, fmt.Errorf("mount option %q is not supported", o)
@@ -99,29 +104,54 @@ func parseMountOpts(opts []string) (mountOpts, error) {
 		}
 		if f, ok := optFlags[o]; ok {
 			if f.clear {
-				m.flags &^= f.flag
-				m.clear |= f.flag
+				m.Flags &^= f.flag
+				m.Clear |= f.flag
 			} else {
-				m.flags |= f.flag
-				m.clear &^= f.flag
+				m.Flags |= f.flag
+				m.Clear &^= f.flag
 			}
 			continue
 		}
 		if p, ok := propOpts[o]; ok {
-			m.propFlags = append(m.propFlags, p)
+			m.Propagation = append(m.Propagation, p)
 			continue
 		}
 		if a, ok := recAttrOpts[o]; ok {
 			if a.clear {
-				m.recAttrClr |= a.attr
+				m.RecAttrClr |= a.attr
 			} else {
-				m.recAttrSet |= a.attr
+				m.RecAttrSet |= a.attr
 			}
 			continue
 		}
-		m.data = append(m.data, o)
+		m.Data = append(m.Data, o)
 	}
 	return m, nil
 }
 
-func (m mountOpts) dataString() string { return strings.Join(m.data, ",") }
+// DataString is the filesystem data for mount(2).
+func (m Options) DataString() string { return strings.Join(m.Data, ",") }
+
+// PropagationFlags are the mount(2) flags of a propagation option
+// ("rslave", "private", ...).
+func PropagationFlags(name string) (uintptr, bool) {
+	f, ok := propOpts[name]
+	return f, ok
+}
+
+// KnownOptions lists every option ParseOptions understands besides
+// filesystem data, for the runtime's `features`.
+func KnownOptions() []string {
+	out := []string{"bind", "rbind"}
+	for o := range optFlags {
+		out = append(out, o)
+	}
+	for o := range propOpts {
+		out = append(out, o)
+	}
+	for o := range recAttrOpts {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
+}
