@@ -15,7 +15,7 @@ import (
 
 // Snapshotter stores snapshots as overlayfs layers under one root.
 type Snapshotter struct {
-	store *storage.Store
+	storage.Common
 }
 
 var _ snapshot.Snapshotter = (*Snapshotter)(nil)
@@ -31,24 +31,9 @@ func New(root string) (*Snapshotter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open overlay snapshotter: %w", err)
 	}
-	return &Snapshotter{store: st}, nil
-}
-
-// Stat implements snapshot.Snapshotter.
-func (s *Snapshotter) Stat(ctx context.Context, key string) (snapshot.Info, error) {
-	return s.store.Stat(ctx, key)
-}
-
-// Mounts implements snapshot.Snapshotter.
-func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, error) {
-	snap, err := s.store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("mounts: %w", err)
-	}
-	if snap.Kind == snapshot.KindCommitted {
-		return nil, fmt.Errorf("mounts of committed snapshot %q: view it instead: %w", key, errdefs.ErrFailedPrecondition)
-	}
-	return s.mounts(snap), nil
+	s := &Snapshotter{}
+	s.Common = storage.Common{Store: st, MountsOf: s.mounts}
+	return s, nil
 }
 
 // Prepare implements snapshot.Snapshotter.
@@ -62,7 +47,7 @@ func (s *Snapshotter) View(ctx context.Context, key, parent string, opts ...snap
 }
 
 func (s *Snapshotter) create(ctx context.Context, kind snapshot.Kind, key, parent string, opts []snapshot.Opt) ([]mount.Mount, error) {
-	snap, err := s.store.Create(ctx, kind, key, parent, opts, func(ctx context.Context, dir string, _ []string) error {
+	snap, err := s.Store.Create(ctx, kind, key, parent, opts, func(ctx context.Context, dir string, _ []string) error {
 		if err := os.Mkdir(filepath.Join(dir, "fs"), 0o755); err != nil {
 			return err
 		}
@@ -77,28 +62,26 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshot.Kind, key, paren
 	return s.mounts(snap), nil
 }
 
-func (s *Snapshotter) fsDir(id string) string { return filepath.Join(s.store.Dir(id), "fs") }
-
 // mounts returns the mounts of an active snapshot or view, see doc.go.
 func (s *Snapshotter) mounts(snap storage.Snapshot) []mount.Mount {
 	ro := snap.Kind == snapshot.KindView
 	switch {
 	case len(snap.ParentIDs) == 0:
-		return []mount.Mount{bind(s.fsDir(snap.ID), ro)}
+		return []mount.Mount{bind(s.FSDir(snap.ID), ro)}
 	case ro && len(snap.ParentIDs) == 1:
-		return []mount.Mount{bind(s.fsDir(snap.ParentIDs[0]), true)}
+		return []mount.Mount{bind(s.FSDir(snap.ParentIDs[0]), true)}
 	}
 	lowers := make([]string, len(snap.ParentIDs))
 	for i, id := range snap.ParentIDs {
-		lowers[i] = s.fsDir(id)
+		lowers[i] = s.FSDir(id)
 	}
 	options := []string{"lowerdir=" + strings.Join(lowers, ":")}
 	if ro {
 		options = append(options, "ro")
 	} else {
 		options = append(options,
-			"upperdir="+s.fsDir(snap.ID),
-			"workdir="+filepath.Join(s.store.Dir(snap.ID), "work"))
+			"upperdir="+s.FSDir(snap.ID),
+			"workdir="+filepath.Join(s.Store.Dir(snap.ID), "work"))
 	}
 	return []mount.Mount{{Type: "overlay", Source: "overlay", Options: options}}
 }
@@ -110,31 +93,3 @@ func bind(dir string, ro bool) mount.Mount {
 	}
 	return mount.Mount{Type: "bind", Source: dir, Options: []string{"rbind", mode}}
 }
-
-// Commit implements snapshot.Snapshotter.
-func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snapshot.Opt) error {
-	return s.store.Commit(ctx, name, key, s.measure, opts)
-}
-
-// measure counts the layer only: the fs directory, not the workdir.
-func (s *Snapshotter) measure(ctx context.Context, dir string) (snapshot.Usage, error) {
-	return storage.DiskUsage(ctx, filepath.Join(dir, "fs"))
-}
-
-// Remove implements snapshot.Snapshotter.
-func (s *Snapshotter) Remove(ctx context.Context, key string) error {
-	return s.store.Remove(ctx, key)
-}
-
-// Walk implements snapshot.Snapshotter.
-func (s *Snapshotter) Walk(ctx context.Context, fn snapshot.WalkFunc) error {
-	return s.store.Walk(ctx, fn)
-}
-
-// Usage implements snapshot.Snapshotter.
-func (s *Snapshotter) Usage(ctx context.Context, key string) (snapshot.Usage, error) {
-	return s.store.Usage(ctx, key, s.measure)
-}
-
-// Close implements snapshot.Snapshotter.
-func (s *Snapshotter) Close() error { return s.store.Close() }

@@ -44,8 +44,8 @@ func TestNewRejectsRoot(t *testing.T) {
 // TestMounts checks the mount table in doc.go without mounting.
 func TestMounts(t *testing.T) {
 	t.Parallel()
-	s := &Snapshotter{store: mustStore(t)}
-	fs := func(id string) string { return s.fsDir(id) }
+	s := &Snapshotter{Common: storage.Common{Store: mustStore(t)}}
+	fs := func(id string) string { return s.FSDir(id) }
 	bind := func(dir, mode string) []mount.Mount {
 		return []mount.Mount{{Type: "bind", Source: dir, Options: []string{"rbind", mode}}}
 	}
@@ -61,7 +61,7 @@ func TestMounts(t *testing.T) {
 			[]mount.Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + fs("3") + ":" + fs("2"), "ro"}}}},
 		{"active two parents", storage.Snapshot{ID: "5", Kind: snapshot.KindActive, ParentIDs: []string{"3", "2"}},
 			[]mount.Mount{{Type: "overlay", Source: "overlay", Options: []string{
-				"lowerdir=" + fs("3") + ":" + fs("2"), "upperdir=" + fs("5"), "workdir=" + s.store.Dir("5") + "/work"}}}},
+				"lowerdir=" + fs("3") + ":" + fs("2"), "upperdir=" + fs("5"), "workdir=" + s.Store.Dir("5") + "/work"}}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := s.mounts(c.snap); !reflect.DeepEqual(got, c.want) {
