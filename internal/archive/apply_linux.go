@@ -67,7 +67,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ...ApplyOpt) (int
 		unpacked:   make(map[string]struct{}),
 		dirs:       make(map[string]dirMeta),
 	}
-	tr := tar.NewReader(&ctxReader{ctx: ctx, r: r})
+	tr := tar.NewReader(ContextReader(ctx, r))
 	for {
 		if err := ctx.Err(); err != nil {
 			return a.size, err
@@ -766,18 +766,4 @@ func truncate(s string) string {
 		return s[:256] + "..."
 	}
 	return s
-}
-
-// ctxReader fails reads once ctx is done, so a large entry cannot delay
-// cancellation.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

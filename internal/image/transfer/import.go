@@ -94,7 +94,7 @@ func importLayer(ctx context.Context, store content.Ingester, r io.Reader) (laye
 		err = errors.Join(err, w.Close(), abortIngest(cctx, store, ref))
 	}()
 
-	br := bufio.NewReader(&ctxReader{ctx: ctx, r: r})
+	br := bufio.NewReader(archive.ContextReader(ctx, r))
 	head, err := br.Peek(4)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return layer, "", fmt.Errorf("read root file system: %w", err)

@@ -134,7 +134,7 @@ func cleanName(name string) (string, error) {
 
 // read reads the whole archive into memory and ingests.
 func (l *loader) read(ctx context.Context, r io.Reader) error {
-	tr := tar.NewReader(&ctxReader{ctx: ctx, r: r})
+	tr := tar.NewReader(archive.ContextReader(ctx, r))
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {

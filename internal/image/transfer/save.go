@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/shoal-dev/shoal/internal/archive"
 	"github.com/shoal-dev/shoal/internal/content"
 	"github.com/shoal-dev/shoal/internal/errdefs"
 	"github.com/shoal-dev/shoal/internal/image/ref"
@@ -281,21 +282,8 @@ func (a *archiveWriter) blob(ctx context.Context, store content.Provider, desc o
 	if err := a.header(blobPath(desc.Digest), desc.Size); err != nil {
 		return err
 	}
-	if _, err := io.Copy(a.tw, &ctxReader{ctx: ctx, r: vr}); err != nil {
+	if _, err := io.Copy(a.tw, archive.ContextReader(ctx, vr)); err != nil {
 		return fmt.Errorf("write blob %s: %w", desc.Digest, err)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
