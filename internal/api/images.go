@@ -207,15 +207,7 @@ func (s *server) createImage(ctx context.Context, w http.ResponseWriter, r *http
 	if from == "" {
 		return invalidf("fromImage or fromSrc is required")
 	}
-	name := from
-	if tag := q.Get("tag"); tag != "" {
-		if _, err := digest.Parse(tag); err == nil {
-			name += "@" + tag
-		} else {
-			name += ":" + tag
-		}
-	}
-	rf, err := ref.Parse(name)
+	rf, err := ref.Parse(withTag(from, q.Get("tag")))
 	if err != nil {
 		return err
 	}
@@ -593,10 +585,7 @@ func (s *server) loadImages(ctx context.Context, w http.ResponseWriter, r *http.
 
 // POST /images/{name}/push?tag=
 func (s *server) pushImage(ctx context.Context, w http.ResponseWriter, r *http.Request, _ apiVersion, name string) error {
-	if tag := r.URL.Query().Get("tag"); tag != "" {
-		name += ":" + tag
-	}
-	rf, err := ref.Parse(name)
+	rf, err := ref.Parse(withTag(name, r.URL.Query().Get("tag")))
 	if err != nil {
 		return err
 	}
@@ -700,4 +689,16 @@ func (l *lazyWriter) start() {
 func (l *lazyWriter) Write(p []byte) (int, error) {
 	l.start()
 	return l.w.Write(p)
+}
+
+// withTag joins the tag query parameter of pull and push to the image
+// name: a digest with "@", anything else with ":".
+func withTag(name, tag string) string {
+	if tag == "" {
+		return name
+	}
+	if _, err := digest.Parse(tag); err == nil {
+		return name + "@" + tag
+	}
+	return name + ":" + tag
 }
