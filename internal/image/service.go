@@ -126,10 +126,12 @@ func (s *Service) Pull(ctx context.Context, name string, opts ...PullOpt) (Image
 	if err != nil {
 		return Image{}, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
-	if _, err := s.record(ctx, res.Manifest, res.Config, []string{r.String()}); err != nil {
+	img, err := s.record(ctx, res.Manifest, res.Config, []string{r.String()})
+	if err != nil {
 		return Image{}, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
-	return s.Get(ctx, r.String())
+	img.Name = r.String() // found by this name, as Get would say
+	return img, nil
 }
 
 // Push uploads the image known as name to the registry its name points
