@@ -5,7 +5,10 @@
 //
 // # Processes
 //
-// A container is created by three processes:
+// When the spec asks only for new namespaces and no user namespace, the
+// parent forks init with the clone flags and execs `shoal init` directly.
+// Otherwise (joined namespace paths, a user namespace to map, exec into a
+// running container) it takes three processes:
 //
 //	runtime (shoal runtime create)         the parent; applies cgroups, runs
 //	  │                                    prestart/createRuntime/poststart hooks
@@ -17,7 +20,7 @@
 //	                                       seccomp; waits on the exec fifo
 //	                                       and execs the container's program
 //
-// Stage 0 is started from a sealed copy of the shoal binary (a read-only
+// Init (or stage 0) is started from a sealed copy of the shoal binary (a read-only
 // overlay, or a sealed memfd where overlayfs cannot be mounted), so the
 // container can never reach the host's binary through /proc/PID/exe
 // (CVE-2019-5736). Before exec, every descriptor except stdio and the
