@@ -84,8 +84,15 @@ type entry struct {
 	head   []byte // the first bytes, to sniff compression
 	data   []byte // all of it, when kept in memory
 	ref    string // its ingest, when spooled into one
-	stored bool   // the blob was in the store already; not read
+	// w is the ingest's writer, kept open (up to maxOpenWriters) so
+	// commit need not reopen it, which re-reads and re-hashes the data.
+	w      content.Writer
+	stored bool // the blob was in the store already; not read
 }
+
+// maxOpenWriters bounds the descriptors a Load keeps open: an archive
+// can hold any number of files.
+const maxOpenWriters = 32
 
 // loader is the state of one Load.
 type loader struct {
@@ -98,6 +105,8 @@ type loader struct {
 	buffered int64
 
 	ingests   []string // every ingest made
+	open      int      // writers kept open
+	withW     []*entry // entries whose writer was kept open
 	committed map[string]bool
 	needed    []ocispec.Descriptor // blobs to commit, in order
 	neededSet map[digest.Digest]bool
@@ -286,7 +295,11 @@ func (l *loader) spool(ctx context.Context, e *entry, expected digest.Digest, r 
 		return errors.Join(tarError(ctx, fmt.Errorf("store %q: %w", e.name, err)), w.Close())
 	}
 	e.digest = w.Digest()
-	if err := w.Close(); err != nil {
+	if l.open < maxOpenWriters {
+		l.open++
+		e.w = w
+		l.withW = append(l.withW, e)
+	} else if err := w.Close(); err != nil {
 		return fmt.Errorf("store %q: %w", e.name, err)
 	}
 	if expected != "" && e.digest != expected {
@@ -702,6 +715,15 @@ func (l *loader) commit(ctx context.Context) error {
 			if err := writeBlob(ctx, l.store, ocispec.Descriptor{MediaType: desc.MediaType, Digest: e.digest, Size: e.size}, e.data); err != nil {
 				return err
 			}
+		case e.w != nil:
+			err := e.w.Commit(ctx, e.size, e.digest)
+			e.w.Close()
+			e.w = nil
+			l.open--
+			if err != nil && !errdefs.IsAlreadyExists(err) {
+				return fmt.Errorf("commit %s: %w", e.digest, err)
+			}
+			l.committed[e.ref] = true
 		default:
 			w, err := l.store.Writer(ctx, content.WithRef(e.ref), content.WithDescriptor(ocispec.Descriptor{Digest: e.digest, Size: e.size}))
 			if errdefs.IsAlreadyExists(err) {
@@ -724,6 +746,13 @@ func (l *loader) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	var errs []error
+	// Writers still open hold their ingest's lock: close them first.
+	for _, e := range l.withW {
+		if e.w != nil {
+			errs = append(errs, e.w.Close())
+			e.w = nil
+		}
+	}
 	for _, ref := range l.ingests {
 		if l.committed[ref] {
 			continue
