@@ -21,6 +21,9 @@ type ExecOpts struct {
 	Detach        bool
 	// PidFile, when set, receives the exec'd process's pid.
 	PidFile string
+	// Started, when set, is called with the process's pid once it runs
+	// the program.
+	Started func(pid int)
 }
 
 // Exec runs p in the namespaces and cgroup of a running container. Unless
@@ -121,6 +124,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, o ExecO
 		if err := WritePidFile(o.PidFile, sp.pid); err != nil {
 			return 0, err
 		}
+	}
+	if o.Started != nil {
+		o.Started(sp.pid)
 	}
 	if o.Detach {
 		return 0, nil
