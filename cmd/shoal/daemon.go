@@ -23,8 +23,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-dev/shoal/internal/api"
+	"github.com/shoal-dev/shoal/internal/engine"
 	"github.com/shoal-dev/shoal/internal/image"
 	"github.com/shoal-dev/shoal/internal/metadata"
+	"github.com/shoal-dev/shoal/internal/monitor"
+	"github.com/shoal-dev/shoal/internal/runtime/driver"
+	"github.com/shoal-dev/shoal/internal/volume"
 )
 
 // The daemon's wiring checks: the concrete services fit the interfaces
@@ -34,9 +38,13 @@ var _ api.ImageBackend = (*image.Service)(nil)
 const defaultHost = "unix:///run/shoal/shoal.sock"
 
 type daemonFlags struct {
-	execRoot string
-	hosts    []string
-	logLevel string
+	execRoot       string
+	hosts          []string
+	logLevel       string
+	runtimes       []string
+	defaultRuntime string
+	cgroupParent   string
+	dns            []string
 }
 
 func newDaemonCmd() *cobra.Command {
@@ -57,6 +65,10 @@ func newDaemonCmd() *cobra.Command {
 	fl.StringVar(&f.execRoot, "exec-root", "/run/shoal", "where the daemon keeps its runtime state (pid file)")
 	fl.StringArrayVarP(&f.hosts, "host", "H", nil, "socket to listen on: unix:///PATH (default "+defaultHost+"); may repeat")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringArrayVar(&f.runtimes, "add-runtime", nil, "an OCI runtime binary containers may use: NAME=PATH (e.g. runc=/usr/sbin/runc); may repeat")
+	fl.StringVar(&f.defaultRuntime, "default-runtime", "shoal", "the runtime of containers that name none")
+	fl.StringVar(&f.cgroupParent, "cgroup-parent", "/shoal", "the cgroup containers are made under")
+	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server for containers (default: the host's)")
 	return cmd
 }
 
@@ -153,6 +165,12 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 	if err != nil {
 		return err
 	}
+	eng, vols, err := openEngine(ctx, f, root, execRoot, svc, log)
+	if err != nil {
+		return err
+	}
+	defer vols.Close()
+	defer eng.Close()
 
 	pidFile := filepath.Join(execRoot, "shoal.pid")
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
@@ -187,7 +205,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Version: version, GitCommit: commit, BuildTime: built, ID: id, DataRoot: root,
-		}, svc, log.With("component", "api")),
+		}, svc, log.With("component", "api"), api.WithContainers(eng), api.WithVolumes(vols)),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(handler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -222,6 +240,47 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 	wg.Wait()
 	log.Info("daemon stopped")
 	return serveErr
+}
+
+// openEngine starts (or finds) the monitor and opens the volumes and the
+// container engine.
+func openEngine(ctx context.Context, f *daemonFlags, root, execRoot string, images *image.Service, log *slog.Logger) (*engine.Engine, *volume.Store, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("find own binary: %w", err)
+	}
+	mon, err := monitor.Ensure(ctx, filepath.Join(execRoot, "monitor"), exe, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	runtimes := map[string]driver.Spec{}
+	for _, r := range f.runtimes {
+		name, path, ok := strings.Cut(r, "=")
+		if !ok || name == "" || path == "" {
+			return nil, nil, fmt.Errorf("--add-runtime %q: want NAME=PATH", r)
+		}
+		if name == "shoal" {
+			return nil, nil, fmt.Errorf("--add-runtime %q: the name shoal is Shoal's own runtime", r)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, fmt.Errorf("--add-runtime %s: %w", r, err)
+		}
+		runtimes[name] = driver.Spec{Name: name, Path: path}
+	}
+	vols, err := volume.Open(ctx, filepath.Join(root, "volumes"), volume.WithLogger(log.With("component", "volume")))
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := engine.New(ctx, engine.Config{
+		DataRoot: root, ExecRoot: execRoot, Images: images, Volumes: vols, Monitor: mon,
+		Runtimes: runtimes, DefaultRuntime: f.defaultRuntime, CgroupParent: f.cgroupParent,
+		InitPath: exe, DNS: f.dns, Log: log.With("component", "engine"),
+	})
+	if err != nil {
+		vols.Close()
+		return nil, nil, err
+	}
+	return eng, vols, nil
 }
 
 // listenUnix listens on path with mode 0660, replacing a stale socket

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoal-dev/shoal/internal/initproc"
 	"github.com/shoal-dev/shoal/internal/runtime"
 	_ "github.com/shoal-dev/shoal/internal/runtime/nsenter" // joins namespaces before Go starts
 )
@@ -21,6 +23,9 @@ func main() {
 	if runtime.IsInit() {
 		runtime.Init() // never returns
 	}
+	if filepath.Base(os.Args[0]) == initproc.Name {
+		os.Exit(initproc.Main(os.Args[1:]))
+	}
 	root := &cobra.Command{
 		Use:           "shoal",
 		Short:         "Shoal runs containers",
@@ -30,6 +35,7 @@ func main() {
 	}
 	root.AddCommand(newRuntimeCmd())
 	root.AddCommand(newDaemonCmd())
+	root.AddCommand(newMonitorCmd())
 	addImageCmds(root)
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		var ee exitError

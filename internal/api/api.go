@@ -55,10 +55,21 @@ type ImageBackend interface {
 
 // server holds the handlers' dependencies.
 type server struct {
-	cfg    Config
-	images ImageBackend
-	log    *slog.Logger
+	cfg        Config
+	images     ImageBackend
+	containers ContainerBackend
+	volumes    VolumeBackend
+	log        *slog.Logger
 }
+
+// Option adds a backend to the API.
+type Option func(*server)
+
+// WithContainers serves the container and exec endpoints from b.
+func WithContainers(b ContainerBackend) Option { return func(s *server) { s.containers = b } }
+
+// WithVolumes serves the volume endpoints from b.
+func WithVolumes(b VolumeBackend) Option { return func(s *server) { s.volumes = b } }
 
 // handlerFunc is a route's handler: it writes a success answer itself
 // and returns an error for writeError to map, unless it has already
@@ -66,14 +77,18 @@ type server struct {
 type handlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, v apiVersion) error
 
 // New returns the Docker Engine API handler. A nil log discards.
-func New(cfg Config, images ImageBackend, log *slog.Logger) http.Handler {
+func New(cfg Config, images ImageBackend, log *slog.Logger, opts ...Option) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	return &server{cfg: cfg, images: images, log: log}
+	s := &server{cfg: cfg, images: images, log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +158,12 @@ func (s *server) route(method, path string, r *http.Request) handlerFunc {
 		return only(method, http.MethodPost, s.loadImages)
 	case "/images/prune":
 		return only(method, http.MethodPost, s.pruneImages)
+	}
+	if h := s.containerRoute(method, path); h != nil {
+		return h
+	}
+	if h := s.otherRoute(method, path); h != nil {
+		return h
 	}
 	rest, ok := strings.CutPrefix(path, "/images/")
 	if !ok || rest == "" {

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/shoal-dev/shoal/internal/api/types"
 	"github.com/shoal-dev/shoal/internal/errdefs"
@@ -44,7 +46,22 @@ func (s *server) writeError(ctx context.Context, w http.ResponseWriter, r *http.
 	if code == http.StatusInternalServerError {
 		s.log.ErrorContext(ctx, "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSONError(w, code, err.Error())
+	writeJSONError(w, code, userMessage(err))
+}
+
+// userMessage is err's text without the class name a package appended
+// when it wrapped the class in (fmt.Errorf("No such container: x: %w",
+// errdefs.ErrNotFound) reads "No such container: x" to the user).
+func userMessage(err error) string {
+	msg := err.Error()
+	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict,
+		errdefs.ErrAlreadyExists, errdefs.ErrFailedPrecondition, errdefs.ErrUnavailable,
+		errdefs.ErrNotImplemented, errdefs.ErrPermissionDenied} {
+		if errors.Is(err, class) {
+			msg = strings.TrimSuffix(msg, ": "+class.Error())
+		}
+	}
+	return msg
 }
 
 func writeJSONError(w http.ResponseWriter, code int, msg string) {

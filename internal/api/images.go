@@ -280,14 +280,16 @@ func (s *server) importImage(ctx context.Context, w http.ResponseWriter, r *http
 	if src != "-" {
 		return notImplementedf("importing from a URL is not supported yet")
 	}
-	if len(q["changes"]) > 0 {
-		return notImplementedf("import with changes is not supported yet")
+	var opts transfer.ImportOpts
+	if err := parseChanges(q["changes"], &opts.Changes); err != nil {
+		return err
 	}
+	opts.Message = q.Get("message")
 	name := q.Get("repo")
 	if name != "" && q.Get("tag") != "" {
 		name += ":" + q.Get("tag")
 	}
-	img, err := s.images.Import(ctx, r.Body, name, transfer.ImportOpts{Message: q.Get("message")})
+	img, err := s.images.Import(ctx, r.Body, name, opts)
 	if err != nil {
 		return err
 	}

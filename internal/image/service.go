@@ -433,3 +433,9 @@ func short(d digest.Digest) string {
 	}
 	return h
 }
+
+// Mounts returns the mounts of a container's writable layer made by
+// RootFS.
+func (s *Service) Mounts(ctx context.Context, key string) ([]mount.Mount, error) {
+	return s.sn.Mounts(ctx, key)
+}

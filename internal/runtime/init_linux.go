@@ -104,13 +104,14 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 		} else if err := chrootInto(cfg.Rootfs); err != nil {
 			return err
 		}
+		// Sysctls first: /proc/sys is among the read-only paths.
+		if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+			return err
+		}
 		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
 			return err
 		}
 		if err := readonlyPaths(spec.Linux.ReadonlyPaths); err != nil {
-			return err
-		}
-		if err := writeSysctls(spec.Linux.Sysctl); err != nil {
 			return err
 		}
 		if spec.Root.Readonly {

@@ -1,0 +1,249 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-dev/shoal/internal/mount"
+	"github.com/shoal-dev/shoal/internal/testutil"
+)
+
+// daemon is a `shoal daemon` on temporary roots, driven with the real
+// docker CLI.
+type daemon struct {
+	t            *testing.T
+	tmp          string
+	data, run    string
+	sock         string
+	cgroupParent string
+	cfg          string
+	args         []string
+	cmd          *exec.Cmd
+	exited       chan error
+	logs         *bytes.Buffer
+}
+
+// startDaemon starts a daemon and registers its clean-up: containers,
+// the monitor, mounts and cgroups go even when the test fails.
+func startDaemon(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("docker CLI not on PATH")
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tmp, err := os.MkdirTemp("", "shoal-d-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{
+		t: t, tmp: tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
+		sock: filepath.Join(tmp, "d.sock"), cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]),
+		cfg: filepath.Join(tmp, "docker-config"), args: extra,
+	}
+	t.Cleanup(d.cleanup)
+	d.start()
+	return d
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	args := append([]string{"daemon", "--data-root", d.data, "--exec-root", d.run, "-H", "unix://" + d.sock,
+		"--cgroup-parent", d.cgroupParent, "--log-level", "debug"}, d.args...)
+	d.logs = &bytes.Buffer{}
+	d.cmd = exec.Command(shoalBin, args...)
+	d.cmd.Stderr = d.logs
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.exited = make(chan error, 1)
+	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(d.cmd, d.exited)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-d.exited:
+			d.t.Fatalf("daemon exited early: %v\n%s", err, d.logs)
+		default:
+		}
+		if c, err := net.Dial("unix", d.sock); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.t.Fatalf("daemon socket did not appear\n%s", d.logs)
+}
+
+// kill9 kills the daemon with SIGKILL (the monitor and containers stay).
+func (d *daemon) kill9() {
+	d.t.Helper()
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+	d.cmd = nil
+}
+
+// stop stops the daemon with SIGTERM.
+func (d *daemon) stop() {
+	d.t.Helper()
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		d.t.Errorf("daemon did not stop within 20s of SIGTERM")
+	}
+	d.cmd = nil
+}
+
+func (d *daemon) monitorPid() int {
+	b, err := os.ReadFile(filepath.Join(d.run, "monitor", "monitor.pid"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+func (d *daemon) cleanup() {
+	if d.cmd != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, _ := d.dockerCtx(ctx, nil, "ps", "-aq")
+		if ids := strings.Fields(out); len(ids) > 0 {
+			_, _ = d.dockerCtx(ctx, nil, append([]string{"rm", "-f", "-v"}, ids...)...)
+		}
+		cancel()
+		if d.t.Failed() {
+			d.t.Logf("daemon log (tail):\n%s", tail(d.logs.String(), 6000))
+			if b, err := os.ReadFile(filepath.Join(d.run, "monitor", "monitor.log")); err == nil {
+				d.t.Logf("monitor log (tail):\n%s", tail(string(b), 3000))
+			}
+		}
+		d.stop()
+	}
+	if pid := d.monitorPid(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// Whatever is left: container processes in the test's cgroups, then
+	// the cgroups, the mounts and the files.
+	for _, dir := range cgroupDirs(d.cgroupParent) {
+		killCgroup(dir)
+	}
+	for _, dir := range cgroupDirs(d.cgroupParent) {
+		removeCgroupTree(dir)
+	}
+	if err := mount.UnmountAll(d.tmp); err != nil {
+		d.t.Logf("unmount %s: %v", d.tmp, err)
+	}
+	_ = os.RemoveAll(d.tmp)
+}
+
+func killCgroup(dir string) {
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && filepath.Base(p) == "cgroup.procs" {
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func removeCgroupTree(dir string) {
+	var dirs []string
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		for try := 0; try < 50; try++ {
+			if err := os.Remove(dirs[i]); err == nil || errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func (d *daemon) env() []string {
+	return append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+d.cfg)
+}
+
+func (d *daemon) dockerCtx(ctx context.Context, stdin []byte, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = d.env()
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// docker runs the docker CLI and returns its combined output and exit
+// code.
+func (d *daemon) docker(args ...string) (string, int) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.t.Context(), 2*time.Minute)
+	defer cancel()
+	out, err := d.dockerCtx(ctx, nil, args...)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out, ee.ExitCode()
+	}
+	if err != nil {
+		d.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return out, 0
+}
+
+// must runs docker and fails the test unless it exits 0.
+func (d *daemon) must(args ...string) string {
+	d.t.Helper()
+	out, code := d.docker(args...)
+	if code != 0 {
+		d.t.Fatalf("docker %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// busyboxImage imports a busybox root filesystem as name (default
+// command sh).
+func (d *daemon) busyboxImage(name string) {
+	d.t.Helper()
+	root := testutil.BusyboxRootfs(d.t)
+	tarFile := filepath.Join(d.tmp, "bb.tar")
+	if out, err := exec.Command("tar", "-C", root, "-cf", tarFile, ".").CombinedOutput(); err != nil {
+		d.t.Fatalf("tar busybox: %v\n%s", err, out)
+	}
+	d.must("import", "--change", `CMD ["sh"]`, tarFile, name)
+}

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/shoal-dev/shoal/internal/containerfs"
+	"github.com/shoal-dev/shoal/internal/errdefs"
+)
+
+// withRoot runs fn with a path of the container's root as its processes
+// see it: /proc/PID/root while it runs (volumes and binds included), or
+// its root filesystem mounted for the call.
+func (e *Engine) withRoot(ctx context.Context, ref string, fn func(rec *record, root string) error) error {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return err
+	}
+	rec := c.snapshot()
+	if rec.State.Status == StatusRunning || rec.State.Status == StatusPaused {
+		return fn(&rec, fmt.Sprintf("/proc/%d/root", rec.State.Pid))
+	}
+	c.busy.Lock()
+	defer c.busy.Unlock()
+	rec = c.snapshot()
+	if rec.State.Status == StatusRemoving {
+		return fmt.Errorf("container %s is being removed: %w", ShortID(rec.ID), errdefs.ErrConflict)
+	}
+	root, err := e.mountRootfs(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer e.unmountRootfs(ctx, c)
+	return fn(&rec, root)
+}
+
+func notInContainer(path, id string, err error) error {
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("Could not find the file %s in container %s: %w", path, id, errdefs.ErrNotFound)
+	}
+	return err
+}
+
+// StatPath is HEAD /containers/{id}/archive.
+func (e *Engine) StatPath(ctx context.Context, ref, path string) (container.PathStat, error) {
+	var st container.PathStat
+	err := e.withRoot(ctx, ref, func(rec *record, root string) error {
+		cst, err := containerfs.Stat(root, path)
+		st = pathStat(cst)
+		return notInContainer(path, ref, err)
+	})
+	return st, err
+}
+
+// ArchivePath is GET /containers/{id}/archive: stat first, then the tar.
+func (e *Engine) ArchivePath(ctx context.Context, ref, path string, header func(container.PathStat) io.Writer) error {
+	return e.withRoot(ctx, ref, func(rec *record, root string) error {
+		st, err := containerfs.Stat(root, path)
+		if err != nil {
+			return notInContainer(path, ref, err)
+		}
+		return containerfs.Tar(ctx, root, path, header(pathStat(st)))
+	})
+}
+
+// ExtractToPath is PUT /containers/{id}/archive.
+func (e *Engine) ExtractToPath(ctx context.Context, ref, path string, r io.Reader, noOverwriteDirNonDir, copyUIDGID bool) error {
+	return e.withRoot(ctx, ref, func(rec *record, root string) error {
+		if rec.HostConfig.ReadonlyRootfs {
+			return fmt.Errorf("container rootfs is marked read-only: %w", errdefs.ErrPermissionDenied)
+		}
+		err := containerfs.Extract(ctx, root, path, r, noOverwriteDirNonDir, copyUIDGID, containerfs.WithUser(rec.Config.User))
+		if err == nil {
+			c, lerr := e.lookup(rec.ID)
+			if lerr == nil {
+				r := c.snapshot()
+				e.emit(&r, "extract-to-dir", nil)
+			}
+		}
+		return notInContainer(path, ref, err)
+	})
+}
+
+// overlayDirs reads the upper and lower directories of the container's
+// writable layer.
+func (e *Engine) overlayDirs(ctx context.Context, id string) (upper string, lowers []string, err error) {
+	ms, err := e.cfg.Images.Mounts(ctx, id)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, m := range ms {
+		if m.Type != "overlay" {
+			continue
+		}
+		for _, o := range m.Options {
+			if v, ok := strings.CutPrefix(o, "upperdir="); ok {
+				upper = v
+			}
+			if v, ok := strings.CutPrefix(o, "lowerdir="); ok {
+				lowers = strings.Split(v, ":")
+			}
+		}
+	}
+	if upper == "" {
+		return "", nil, fmt.Errorf("the %s storage driver keeps no separate layer of changes: %w", e.cfg.Images.Snapshotter(), errdefs.ErrNotImplemented)
+	}
+	return upper, lowers, nil
+}
+
+// Changes is docker diff.
+func (e *Engine) Changes(ctx context.Context, ref string) ([]container.FilesystemChange, error) {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	upper, lowers, err := e.overlayDirs(ctx, c.snapshot().ID)
+	if err != nil {
+		return nil, err
+	}
+	chs, err := containerfs.Changes(ctx, upper, lowers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]container.FilesystemChange, 0, len(chs))
+	for _, ch := range chs {
+		out = append(out, container.FilesystemChange{Path: ch.Path, Kind: container.ChangeType(ch.Kind)})
+	}
+	return out, nil
+}
+
+func pathStat(s containerfs.PathStat) container.PathStat {
+	return container.PathStat{Name: s.Name, Size: s.Size, Mode: s.Mode, Mtime: s.Mtime, LinkTarget: s.LinkTarget}
+}
+
+// Export is docker export: the container's root filesystem as a tar.
+func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return err
+	}
+	c.busy.Lock()
+	defer c.busy.Unlock()
+	rec := c.snapshot()
+	wasMounted := rec.RootfsMounted
+	root, err := e.mountRootfs(ctx, c)
+	if err != nil {
+		return err
+	}
+	if !wasMounted {
+		defer e.unmountRootfs(ctx, c)
+	}
+	if err := containerfs.Export(ctx, root, w); err != nil {
+		return err
+	}
+	e.emit(&rec, "export", nil)
+	return nil
+}
