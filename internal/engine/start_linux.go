@@ -277,6 +277,9 @@ func (e *Engine) buildSpec(ctx context.Context, rec *record, rootfs string) (*sp
 		return nil, err
 	}
 	in.HostnamePath, in.HostsPath, in.ResolvConfPath = files.hostname, files.hosts, files.resolv
+	if err := makeWorkdir(rootfs, rec.Config.WorkingDir); err != nil {
+		return nil, err
+	}
 	if err := e.copyUpVolumes(ctx, rec, rootfs); err != nil {
 		return nil, err
 	}
@@ -373,4 +376,20 @@ func loopbackUp(pid int) error {
 	case <-time.After(10 * time.Second):
 		return errors.New("bring up loopback: timed out")
 	}
+}
+
+// makeWorkdir creates the working directory inside the root filesystem
+// if the image lacks it, as dockerd does.
+func makeWorkdir(rootfs, dir string) error {
+	if dir == "" || dir == "/" {
+		return nil
+	}
+	p, err := secureJoin(rootfs, dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("create working directory %s: %w", dir, err)
+	}
+	return nil
 }

@@ -177,3 +177,17 @@ func validateProcess(p *specs.Process) error {
 	}
 	return nil
 }
+
+// hasNamespace reports whether the spec lists a namespace of type t (new
+// or joined).
+func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}

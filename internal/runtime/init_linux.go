@@ -79,7 +79,8 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 	}
 	if !cfg.Exec {
 		spec := cfg.Spec
-		rs := &rootfsSetup{spec: spec, rootfs: cfg.Rootfs, bundle: cfg.Bundle, userns: cfg.UserNS, newMnt: cfg.NewMnt}
+		rs := &rootfsSetup{spec: spec, rootfs: cfg.Rootfs, bundle: cfg.Bundle, userns: cfg.UserNS, newMnt: cfg.NewMnt,
+			cgroupNS: hasNamespace(spec, specs.CgroupNamespace)}
 		if err := rs.prepare(); err != nil {
 			return err
 		}

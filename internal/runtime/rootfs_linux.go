@@ -34,6 +34,11 @@ type rootfsSetup struct {
 	// namespace: its mounts then live under the rootfs on the host until
 	// delete removes them, and chroot replaces pivot_root.
 	newMnt bool
+	// cgroupNS says the container has a cgroup namespace: a cgroup
+	// filesystem mounted in it shows the container's own cgroup as its
+	// root. Without one (Docker's default on cgroup v1) the container's
+	// cgroup directories are bind-mounted instead, as runc does.
+	cgroupNS bool
 }
 
 // setRootPropagation applies the spec's rootfsPropagation to the new root.
@@ -340,9 +345,12 @@ func (r *rootfsSetup) mountCgroup(m specs.Mount, opts mount.Options) error {
 		if err != nil {
 			return err
 		}
-		if h.fstype == "cgroup2" {
+		switch {
+		case !r.cgroupNS:
+			err = bindOwnCgroup(h, fdPath(sub), filepath.Join(dst, name), flags)
+		case h.fstype == "cgroup2":
 			err = unix.Mount("cgroup2", fdPath(sub), "cgroup2", flags, "")
-		} else {
+		default:
 			err = unix.Mount("cgroup", fdPath(sub), "cgroup", flags, h.options)
 		}
 		sub.Close()
@@ -364,6 +372,48 @@ func (r *rootfsSetup) mountCgroup(m specs.Mount, opts mount.Options) error {
 
 type cgroupHier struct {
 	mountpoint, fstype, options string
+}
+
+// bindOwnCgroup bind-mounts this process's cgroup directory of hierarchy
+// h (init has joined the container's cgroup by now) at target.
+func bindOwnCgroup(h cgroupHier, target, path string, flags uintptr) error {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, o := range strings.Split(h.options, ",") {
+		have[o] = true
+	}
+	own := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if h.fstype == "cgroup2" {
+			if parts[1] == "" {
+				own = parts[2]
+			}
+			continue
+		}
+		match := parts[1] != ""
+		for _, c := range strings.Split(parts[1], ",") {
+			match = match && have[c]
+		}
+		if match {
+			own = parts[2]
+		}
+	}
+	if own == "" {
+		return fmt.Errorf("no cgroup of this process in %s", h.mountpoint)
+	}
+	if err := unix.Mount(filepath.Join(h.mountpoint, own), target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	// The O_PATH target names the directory under the new mount: the
+	// remount goes through the path, which now names the mount.
+	return remountBind(path, flags)
 }
 
 // cgroupHierarchies lists the host's cgroup mounts under /sys/fs/cgroup
