@@ -476,6 +476,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		rt, _, _ := e.runtime(rec.Runtime)
 		if rt != nil {
 			_ = rt.Kill(ctx, rec.ID, unix.SIGKILL, true)
+			e.emit(&rec, "kill", map[string]string{"signal": "9"})
 		}
 		select {
 		case <-exited:
