@@ -55,6 +55,17 @@ func (s *server) containerExtraRoute(method, op string) namedHandler {
 // otherRoute routes volumes and events.
 func (s *server) otherRoute(method, path string) handlerFunc {
 	switch path {
+	case "/commit":
+		if s.containers != nil {
+			return only(method, http.MethodPost, s.commit)
+		}
+		return nil
+	case "/system/df":
+		return only(method, http.MethodGet, s.systemDF)
+	case "/networks/prune":
+		return only(method, http.MethodPost, emptyPrune("NetworksDeleted"))
+	case "/build/prune":
+		return only(method, http.MethodPost, emptyPrune("CachesDeleted"))
 	case "/containers/prune":
 		if s.containers != nil {
 			return only(method, http.MethodPost, s.pruneContainers)

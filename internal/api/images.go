@@ -465,6 +465,9 @@ func (s *server) tagImage(ctx context.Context, w http.ResponseWriter, r *http.Re
 // DELETE /images/{name}?force=
 func (s *server) removeImage(ctx context.Context, w http.ResponseWriter, r *http.Request, _ apiVersion, name string) error {
 	force := boolParam(r, "force")
+	if err := s.imageInUse(ctx, name, force); err != nil {
+		return err
+	}
 	del, err := s.images.Remove(ctx, name, force)
 	if err != nil && len(del) == 0 {
 		return err
@@ -474,6 +477,42 @@ func (s *server) removeImage(ctx context.Context, w http.ResponseWriter, r *http
 		s.log.WarnContext(ctx, "image removed, collecting layers failed", "image_ref", name, "err", err)
 	}
 	return writeJSON(w, http.StatusOK, deleteResponses(del))
+}
+
+// imageInUse refuses, as dockerd does, to remove the last reference to
+// an image a container was made from (unless forced), and to force the
+// removal of one a running container uses.
+func (s *server) imageInUse(ctx context.Context, name string, force bool) error {
+	users, ok := s.containers.(interface{ UsesImage(id string) []string })
+	if !ok {
+		return nil
+	}
+	img, err := s.images.Get(ctx, name)
+	if err != nil {
+		return nil // Remove reports it
+	}
+	ids := users.UsesImage(img.ID.String())
+	if len(ids) == 0 {
+		return nil
+	}
+	short := strings.TrimPrefix(img.ID.String(), "sha256:")[:12]
+	if force {
+		for _, id := range ids {
+			if c, err := s.containers.Inspect(ctx, id); err == nil && c.State != nil && c.State.Running {
+				return &classError{msg: fmt.Sprintf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short, id[:12]), class: errdefs.ErrConflict}
+			}
+		}
+		return nil
+	}
+	tags, _ := repoNames(img)
+	isID := strings.HasPrefix(img.ID.String(), name) || strings.HasPrefix(img.ID.Encoded(), name)
+	if isID || len(tags) <= 1 {
+		if isID {
+			return &classError{msg: fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", short, ids[0][:12]), class: errdefs.ErrConflict}
+		}
+		return &classError{msg: fmt.Sprintf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", name, ids[0][:12], short), class: errdefs.ErrConflict}
+	}
+	return nil
 }
 
 func deleteResponses(del []image.Deleted) []types.DeleteResponse {

@@ -7,7 +7,10 @@ import (
 	"os"
 	"runtime"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/shoal-dev/shoal/internal/api/types"
+	"github.com/shoal-dev/shoal/internal/engine"
 )
 
 // ping answers HEAD and GET /_ping as dockerd does: "OK" and the headers
@@ -87,8 +90,48 @@ func (s *server) info(ctx context.Context, w http.ResponseWriter, _ *http.Reques
 		KernelVersion:   kernelVersion(),
 		Name:            name,
 		Swarm:           types.Swarm{LocalNodeState: "inactive"},
+		LoggingDriver:   "json-file",
+		CgroupDriver:    "cgroupfs",
+		CgroupVersion:   cgroupVersion(),
+	}
+	if s.containers != nil {
+		list, err := s.containers.List(ctx, engine.ListOptions{All: true})
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			info.Containers++
+			switch c.State {
+			case "running":
+				info.ContainersRunning++
+			case "paused":
+				info.ContainersPaused++
+			default:
+				info.ContainersStopped++
+			}
+		}
+		if rb, ok := s.containers.(interface {
+			RuntimeNames() ([]string, string)
+		}); ok {
+			names, def := rb.RuntimeNames()
+			info.Runtimes = map[string]types.Runtime{}
+			for _, n := range names {
+				info.Runtimes[n] = types.Runtime{Path: n}
+			}
+			info.DefaultRuntime = def
+		}
 	}
 	return writeJSON(w, http.StatusOK, info)
+}
+
+// cgroupVersion is "2" on a unified host, "1" otherwise (legacy and
+// hybrid), as dockerd reports it.
+func cgroupVersion() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "2"
+	}
+	return "1"
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/errdefs"
 	"github.com/shoal-dev/shoal/internal/events"
 	"github.com/shoal-dev/shoal/internal/image"
+	"github.com/shoal-dev/shoal/internal/image/transfer"
 	"github.com/shoal-dev/shoal/internal/monitor"
 	"github.com/shoal-dev/shoal/internal/mount"
 	"github.com/shoal-dev/shoal/internal/runtime/driver"
@@ -29,6 +31,7 @@ type Images interface {
 	RootFS(ctx context.Context, nameOrID, key string) ([]mount.Mount, error)
 	Mounts(ctx context.Context, key string) ([]mount.Mount, error)
 	RemoveRootFS(ctx context.Context, key string) error
+	Commit(ctx context.Context, parent, name string, layerTar io.Reader, opts transfer.CommitOpts) (image.Image, error)
 	Snapshotter() string
 }
 
@@ -254,3 +257,13 @@ var errNotModified = errors.New("not modified")
 var ErrNotModified = errNotModified
 
 func now() time.Time { return time.Now().UTC() }
+
+// RuntimeNames lists the configured runtimes and the default one.
+func (e *Engine) RuntimeNames() ([]string, string) {
+	names := make([]string, 0, len(e.runtimes))
+	for n := range e.runtimes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, e.cfg.DefaultRuntime
+}

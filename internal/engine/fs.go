@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/shoal-dev/shoal/internal/containerfs"
 	"github.com/shoal-dev/shoal/internal/errdefs"
+	"github.com/shoal-dev/shoal/internal/image/transfer"
 )
 
 // withRoot runs fn with a path of the container's root as its processes
@@ -158,4 +160,67 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	}
 	e.emit(&rec, "export", nil)
 	return nil
+}
+
+// CommitOptions are docker commit's options. Apply, when set, changes
+// the image configuration taken from the container (the request's
+// config and --change instructions).
+type CommitOptions struct {
+	Name, Author, Comment string
+	Pause                 bool
+	Apply                 func(*ocispec.ImageConfig) error
+}
+
+// Commit makes an image of the container's changes on top of its image.
+func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (string, error) {
+	c, err := e.lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	rec := c.snapshot()
+	cfg := imageConfigOf(rec.Config)
+	if o.Apply != nil {
+		if err := o.Apply(&cfg); err != nil {
+			return "", err
+		}
+	}
+	upper, _, err := e.overlayDirs(ctx, rec.ID)
+	if err != nil {
+		return "", err
+	}
+	if o.Pause && rec.State.Status == StatusRunning {
+		if err := e.Pause(ctx, rec.ID); err == nil {
+			defer func() { _ = e.Unpause(context.WithoutCancel(ctx), rec.ID) }()
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(containerfs.WriteLayer(ctx, upper, pw)) }()
+	img, err := e.cfg.Images.Commit(ctx, rec.ImageID, o.Name, pr, transfer.CommitOpts{
+		Config: cfg, CreatedBy: commandString(&rec), Author: o.Author, Comment: o.Comment,
+	})
+	pr.CloseWithError(err)
+	if err != nil {
+		return "", err
+	}
+	e.emit(&rec, "commit", map[string]string{"comment": o.Comment, "imageID": img.ID.String()})
+	return img.ID.String(), nil
+}
+
+// imageConfigOf is the image configuration a commit starts from: the
+// container's.
+func imageConfigOf(c *container.Config) ocispec.ImageConfig {
+	ic := ocispec.ImageConfig{
+		User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd,
+		WorkingDir: c.WorkingDir, Labels: c.Labels, StopSignal: c.StopSignal,
+	}
+	if len(c.ExposedPorts) > 0 {
+		ic.ExposedPorts = map[string]struct{}{}
+		for p := range c.ExposedPorts {
+			ic.ExposedPorts[p.String()] = struct{}{}
+		}
+	}
+	if len(c.Volumes) > 0 {
+		ic.Volumes = c.Volumes
+	}
+	return ic
 }

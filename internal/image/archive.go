@@ -99,3 +99,28 @@ func (s *Service) record(ctx context.Context, manifest, config ocispec.Descripto
 	}
 	return s.Get(ctx, config.Digest.String())
 }
+
+// Commit makes an image of parent plus the layer read from layerTar and
+// records it under name (if not empty).
+func (s *Service) Commit(ctx context.Context, parent, name string, layerTar io.Reader, opts transfer.CommitOpts) (Image, error) {
+	p, err := s.Get(ctx, parent)
+	if err != nil {
+		return Image{}, err
+	}
+	var names []string
+	if name != "" {
+		rf, err := ref.Parse(name)
+		if err != nil {
+			return Image{}, err
+		}
+		if rf.Digest() != "" {
+			return Image{}, fmt.Errorf("commit as %s: a digest cannot name a new image: %w", name, errdefs.ErrInvalidArgument)
+		}
+		names = []string{rf.String()}
+	}
+	m, c, err := transfer.Commit(ctx, s.content, p.Config, p.Manifest.Layers, layerTar, opts)
+	if err != nil {
+		return Image{}, err
+	}
+	return s.record(ctx, m, c, names)
+}

@@ -113,29 +113,47 @@ func countLines(t testing.TB, path string) int {
 
 // follower runs a following Read in the background.
 type follower struct {
-	msgs   chan Message
-	done   chan struct{} // ReadConfig.Done
-	cancel context.CancelFunc
-	errc   chan error
+	msgs    chan Message
+	done    chan struct{} // ReadConfig.Done
+	stopped chan struct{} // closed when Read has returned err
+	err     error
 }
 
 func startFollow(t *testing.T, path string, cfg ReadConfig) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	f := &follower{msgs: make(chan Message, 10000), done: make(chan struct{}), cancel: cancel, errc: make(chan error, 1)}
+	f := &follower{msgs: make(chan Message, 10000), done: make(chan struct{}), stopped: make(chan struct{})}
 	cfg.Follow = true
 	cfg.Done = f.done
 	go func() {
-		f.errc <- Read(ctx, path, cfg, func(m Message) error {
+		defer close(f.stopped)
+		f.err = Read(ctx, path, cfg, func(m Message) error {
 			f.msgs <- m
 			return nil
 		})
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-f.errc
+		<-f.stopped
 	})
 	return f
+}
+
+// next receives a message; ok is false if Read returned with none left.
+func (f *follower) next(timeout <-chan time.Time) (m Message, ok bool, timedOut bool) {
+	select {
+	case m := <-f.msgs:
+		return m, true, false
+	case <-f.stopped:
+		select {
+		case m := <-f.msgs:
+			return m, true, false
+		default:
+			return Message{}, false, false
+		}
+	case <-timeout:
+		return Message{}, false, true
+	}
 }
 
 // expect receives the given lines, in order, within a few seconds.
@@ -143,15 +161,14 @@ func (f *follower) expect(t *testing.T, want ...string) {
 	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for i, w := range want {
-		select {
-		case m := <-f.msgs:
-			if string(m.Line) != w {
-				t.Fatalf("follow: message %d = %q, want %q", i, m.Line, w)
-			}
-		case err := <-f.errc:
-			t.Fatalf("follow: Read returned %v while waiting for %q", err, w)
-		case <-timeout:
+		m, ok, timedOut := f.next(timeout)
+		switch {
+		case timedOut:
 			t.Fatalf("follow: timed out waiting for %q", w)
+		case !ok:
+			t.Fatalf("follow: Read returned %v while waiting for %q", f.err, w)
+		case string(m.Line) != w:
+			t.Fatalf("follow: message %d = %q, want %q", i, m.Line, w)
 		}
 	}
 }
@@ -166,19 +183,24 @@ func (f *follower) expectNothing(t *testing.T) {
 	}
 }
 
+// wait waits for Read to return and gives its error.
+func (f *follower) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-f.stopped:
+		return f.err
+	case <-time.After(5 * time.Second):
+		t.Fatal("follow: Read did not return")
+		return nil
+	}
+}
+
 // finish closes Done and waits for Read to return, giving the messages
 // not yet received.
 func (f *follower) finish(t *testing.T) []Message {
 	t.Helper()
 	close(f.done)
-	var err error
-	select {
-	case err = <-f.errc:
-	case <-time.After(5 * time.Second):
-		t.Fatal("follow: Read did not return after Done was closed")
-	}
-	f.errc <- err // for the cleanup
-	if err != nil {
+	if err := f.wait(t); err != nil {
 		t.Fatalf("follow: Read = %v after Done, want nil", err)
 	}
 	var rest []Message

@@ -45,7 +45,7 @@ func TestReadCorrupt(t *testing.T) {
 		rec(1),
 		"{" + strings.Repeat(" ", MaxRecordSize) + "}", // too long
 		"\x00\xff",
-		rec(2) + "\r",                                 // JSON whitespace
+		rec(2) + "\r", // JSON whitespace
 		`{"log":"line 0003\n","attrs":{"a":"b"}}`, // Docker's attrs
 		rec(4),
 		`{"log":"torn`, // final fragment
@@ -331,13 +331,10 @@ func TestFollowUntil(t *testing.T) {
 	f.expect(t, lineRange(0, 2)...)
 	writeLines(t, w, 2, 6)
 	f.expect(t, lineRange(2, 4)...)
-	select {
-	case err := <-f.errc:
-		f.errc <- err
-		if err != nil {
-			t.Fatalf("Read = %v, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Read did not return after a record past Until")
+	if err := f.wait(t); err != nil {
+		t.Fatalf("Read = %v, want nil", err)
+	}
+	if m, ok, _ := f.next(nil); ok {
+		t.Fatalf("Read sent %q after Until", m.Line)
 	}
 }

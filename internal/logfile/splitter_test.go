@@ -28,11 +28,11 @@ func TestLineSplitter(t *testing.T) {
 		{"flush nothing", []string{"a\n", ""}, []rec{{"a\n", 1}}},
 		{"empty lines", []string{"\n\n"}, []rec{{"\n", 1}, {"\n", 2}}},
 		{"longest whole line", []string{x(PartialSize-1) + "\n"}, []rec{{x(PartialSize-1) + "\n", 1}}},
-		{"longest whole line in pieces", []string{x(100), x(PartialSize-101), "\n"}, []rec{{x(PartialSize-1) + "\n", 1}}},
+		{"longest whole line in pieces", []string{x(100), x(PartialSize - 101), "\n"}, []rec{{x(PartialSize-1) + "\n", 1}}},
 		// As Docker: a full buffer is written before its newline is seen,
 		// and the newline follows with the time of the first piece.
 		{"16 KiB line", []string{x(PartialSize) + "\n"}, []rec{{x(PartialSize), 1}, {"\n", 1}}},
-		{"16 KiB line in pieces", []string{x(5), x(PartialSize-5), "\nnext\n"}, []rec{{x(PartialSize), 1}, {"\n", 1}, {"next\n", 2}}},
+		{"16 KiB line in pieces", []string{x(5), x(PartialSize - 5), "\nnext\n"}, []rec{{x(PartialSize), 1}, {"\n", 1}, {"next\n", 2}}},
 		{"long line then flush", []string{x(10000), x(20000), x(10000), ""}, []rec{{x(PartialSize), 1}, {x(PartialSize), 1}, {x(40000 - 2*PartialSize), 1}}},
 		{"long line then newline", []string{x(2*PartialSize+3) + "\nb\n"}, []rec{{x(PartialSize), 1}, {x(PartialSize), 1}, {x(3) + "\n", 1}, {"b\n", 2}}},
 	}

@@ -55,6 +55,21 @@ type Info struct {
 	Name              string `json:"Name"`
 	ExperimentalBuild bool   `json:"ExperimentalBuild"`
 	Swarm             Swarm  `json:"Swarm"`
+
+	Containers        int                `json:"Containers"`
+	ContainersRunning int                `json:"ContainersRunning"`
+	ContainersPaused  int                `json:"ContainersPaused"`
+	ContainersStopped int                `json:"ContainersStopped"`
+	LoggingDriver     string             `json:"LoggingDriver,omitempty"`
+	CgroupDriver      string             `json:"CgroupDriver,omitempty"`
+	CgroupVersion     string             `json:"CgroupVersion,omitempty"`
+	Runtimes          map[string]Runtime `json:"Runtimes,omitempty"`
+	DefaultRuntime    string             `json:"DefaultRuntime,omitempty"`
+}
+
+// Runtime is an OCI runtime the daemon can run containers with.
+type Runtime struct {
+	Path string `json:"path"`
 }
 
 // Swarm is the daemon's swarm state: Shoal is never part of a swarm.

@@ -49,27 +49,69 @@ func Import(ctx context.Context, store LoadStore, rootfsTar io.Reader, opts Impo
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
 		History:  []ocispec.History{{Created: &now, Comment: msg}},
 	}
+	manifest, config, err = writeImage(ctx, store, img, []ocispec.Descriptor{layer})
+	if err != nil {
+		return manifest, config, fmt.Errorf("import: %w", err)
+	}
+	return manifest, config, nil
+}
+
+// writeImage stores the config and a manifest of layers for img.
+func writeImage(ctx context.Context, store content.Ingester, img ocispec.Image, layers []ocispec.Descriptor) (manifest, config ocispec.Descriptor, err error) {
 	cfgData, err := json.Marshal(img)
 	if err != nil {
-		return manifest, config, fmt.Errorf("import: encode config: %w", err)
+		return manifest, config, fmt.Errorf("encode config: %w", err)
 	}
 	config = jsonBlob(ocispec.MediaTypeImageConfig, cfgData)
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
 		Config:    config,
-		Layers:    []ocispec.Descriptor{layer},
+		Layers:    layers,
 	}
 	mData, err := json.Marshal(m)
 	if err != nil {
-		return manifest, config, fmt.Errorf("import: encode manifest: %w", err)
+		return manifest, config, fmt.Errorf("encode manifest: %w", err)
 	}
 	manifest = jsonBlob(ocispec.MediaTypeImageManifest, mData)
 	if err := writeBlob(ctx, store, config, cfgData); err != nil {
-		return manifest, config, fmt.Errorf("import: %w", err)
+		return manifest, config, err
 	}
 	if err := writeBlob(ctx, store, manifest, mData); err != nil {
-		return manifest, config, fmt.Errorf("import: %w", err)
+		return manifest, config, err
+	}
+	return manifest, config, nil
+}
+
+// CommitOpts describe a commit: the new layer's history entry and the
+// runtime configuration of the new image.
+type CommitOpts struct {
+	Config    ocispec.ImageConfig
+	CreatedBy string
+	Author    string
+	Comment   string
+}
+
+// Commit stores a new image made of parent's layers and one more, read
+// from layerTar (an uncompressed layer tar with OCI whiteouts).
+func Commit(ctx context.Context, store content.Ingester, parent ocispec.Image, parentLayers []ocispec.Descriptor, layerTar io.Reader, opts CommitOpts) (manifest, config ocispec.Descriptor, err error) {
+	layer, diffID, err := importLayer(ctx, store, layerTar)
+	if err != nil {
+		return manifest, config, fmt.Errorf("commit: %w", err)
+	}
+	now := time.Now().UTC()
+	img := parent
+	img.Created = &now
+	img.Author = opts.Author
+	img.Config = opts.Config
+	img.RootFS.DiffIDs = append(append([]digest.Digest{}, parent.RootFS.DiffIDs...), diffID)
+	img.History = append(append([]ocispec.History{}, parent.History...), ocispec.History{
+		Created: &now, CreatedBy: opts.CreatedBy, Author: opts.Author, Comment: opts.Comment,
+	})
+	layers := append(append([]ocispec.Descriptor{}, parentLayers...), layer)
+	manifest, config, err = writeImage(ctx, store, img, layers)
+	if err != nil {
+		return manifest, config, fmt.Errorf("commit: %w", err)
 	}
 	return manifest, config, nil
 }
