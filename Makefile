@@ -18,6 +18,12 @@ fuzz:
 	go test -run=NONE -fuzz=FuzzDigest -fuzztime=30s ./internal/content/
 	go test -run=NONE -fuzz=FuzzApply -fuzztime=60s -fuzzminimizetime=2s ./internal/archive/
 	go test -run=NONE -fuzz=FuzzParse -fuzztime=30s ./internal/mountinfo/
+	go test -run=NONE -fuzz=FuzzCreateRequest -fuzztime=20000x ./internal/api/
+	go test -run=NONE -fuzz=FuzzRead -fuzztime=20000x ./internal/logfile/
+	go test -run=NONE -fuzz=FuzzRecord -fuzztime=20000x ./internal/logfile/
+	go test -run=NONE -fuzz=FuzzFromJSON -fuzztime=20000x ./internal/filters/
+	go test -run=NONE -fuzz=FuzzValidateName -fuzztime=20000x ./internal/volume/
+	go test -run=NONE -fuzz=FuzzExtract -fuzztime=20000x ./internal/containerfs/
 
 ## lint: vet and format check
 lint:

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,14 +52,35 @@ type ContainerBackend interface {
 // maxBody bounds a JSON request body.
 const maxBody = 4 << 20
 
+// legacyFields are fields real clients still send that the current API
+// no longer has (docker CLI 28 sends Detach on exec create; older
+// clients MacAddress and the kernel memory limits): they are dropped,
+// as dockerd ignores them. Any other unknown field is an error.
+var legacyFields = map[string]bool{"Detach": true, "MacAddress": true, "KernelMemory": true, "KernelMemoryTCP": true}
+
 // decodeBody reads a JSON body strictly enough to report Docker's errors
-// for malformed input, and bounds its size.
+// for malformed input, rejects unknown fields and bounds the size.
 func decodeBody(r *http.Request, v any) error {
 	if r.Body == nil || r.ContentLength == 0 {
 		return invalidf("invalid JSON: empty request body")
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return invalidf("read request body: %v", err)
+	}
+	if len(data) > maxBody {
+		return invalidf("request body too large: more than %d bytes", maxBody)
+	}
+	err = decodeStrict(data, v)
+	if err != nil && strings.HasPrefix(err.Error(), "json: unknown field ") {
+		var generic any
+		if json.Unmarshal(data, &generic) == nil && dropLegacy(generic) {
+			if cleaned, merr := json.Marshal(generic); merr == nil {
+				err = decodeStrict(cleaned, v)
+			}
+		}
+	}
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return invalidf("invalid JSON: empty request body")
 		}
@@ -68,10 +90,41 @@ func decodeBody(r *http.Request, v any) error {
 		}
 		return invalidf("invalid JSON: %v", err)
 	}
-	if dec.InputOffset() > maxBody {
-		return invalidf("request body too large: more than %d bytes", maxBody)
+	return nil
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// dropLegacy removes legacyFields from every object in v and reports
+// whether it removed any.
+func dropLegacy(v any) bool {
+	dropped := false
+	switch x := v.(type) {
+	case map[string]any:
+		for k, sub := range x {
+			if legacyFields[k] {
+				delete(x, k)
+				dropped = true
+				continue
+			}
+			dropped = dropLegacy(sub) || dropped
+		}
+	case []any:
+		for _, sub := range x {
+			dropped = dropLegacy(sub) || dropped
+		}
+	}
+	return dropped
 }
 
 // containerRoute routes /containers/... and /exec/... paths.
