@@ -13,14 +13,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/shoal-dev/shoal/internal/api"
 	"github.com/shoal-dev/shoal/internal/engine"
@@ -35,12 +33,19 @@ import (
 // the API declares.
 var _ api.ImageBackend = (*image.Service)(nil)
 
-const defaultHost = "unix:///run/shoal/shoal.sock"
-
+// daemonFlags are the daemon's own flags; the root command's
+// --data-root, --snapshotter and --insecure-registry are read from cmd.
 type daemonFlags struct {
 	execRoot       string
 	hosts          []string
+	pidfile        string
+	configFile     string
+	validate       bool
 	logLevel       string
+	tls, tlsVerify bool
+	tlsCACert      string
+	tlsCert        string
+	tlsKey         string
 	runtimes       []string
 	defaultRuntime string
 	cgroupParent   string
@@ -48,28 +53,88 @@ type daemonFlags struct {
 }
 
 func newDaemonCmd() *cobra.Command {
+	cmd, _ := newDaemonCmdFlags()
+	return cmd
+}
+
+// newDaemonCmdFlags is `shoal daemon` and the flags it fills in.
+func newDaemonCmdFlags() (*cobra.Command, *daemonFlags) {
 	f := &daemonFlags{}
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "serve the Docker Engine API",
 		Long: "Serve the Docker Engine API on a unix socket, so the docker CLI " +
-			"(DOCKER_HOST=unix:///run/shoal/shoal.sock) can drive Shoal. " +
-			"--data-root, --snapshotter and --insecure-registry are the image verbs' flags.",
+			"(DOCKER_HOST=unix:///run/shoal/shoal.sock) can drive Shoal, and on TCP with mutual TLS only " +
+			"(--tlsverify with --tlscacert, --tlscert and --tlskey). " +
+			"--data-root, --snapshotter and --insecure-registry are the image verbs' flags. " +
+			"The config file takes dockerd's daemon.json keys for these settings; a key may not be both there and a flag.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDaemon(cmd.Context(), f, flagValue(cmd, "data-root", "/var/lib/shoal"),
-				flagValue(cmd, "snapshotter", ""), flagList(cmd, "insecure-registry"))
+			cfg, err := f.config(cmd)
+			if err != nil {
+				return err
+			}
+			if f.validate {
+				if _, err := planListeners(cfg); err != nil {
+					return err
+				}
+				fmt.Fprintln(os.Stderr, "configuration OK")
+				return nil
+			}
+			return runDaemon(cmd.Context(), cfg)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.execRoot, "exec-root", "/run/shoal", "where the daemon keeps its runtime state (pid file)")
-	fl.StringArrayVarP(&f.hosts, "host", "H", nil, "socket to listen on: unix:///PATH (default "+defaultHost+"); may repeat")
+	fl.StringVar(&f.execRoot, "exec-root", "/run/shoal", "where the daemon keeps its runtime state")
+	fl.StringArrayVarP(&f.hosts, "host", "H", nil, "where to listen: unix:///PATH or tcp://HOST[:PORT] (TCP needs --tlsverify; default "+defaultHost+"); may repeat")
+	fl.StringVar(&f.pidfile, "pidfile", "", "the daemon's pid file (default <exec-root>/shoal.pid)")
+	fl.StringVar(&f.configFile, "config-file", defaultConfigFile, "daemon.json with dockerd's keys (may be missing unless given)")
+	fl.BoolVar(&f.validate, "validate", false, "check the configuration and exit")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.tls, "tls", false, "use TLS; refused without --tlsverify: Shoal never serves TCP without client authentication")
+	fl.BoolVar(&f.tlsVerify, "tlsverify", false, "serve TCP with TLS, requiring client certificates signed by --tlscacert")
+	fl.StringVar(&f.tlsCACert, "tlscacert", "", "CA certificates (PEM) that client certificates must chain to")
+	fl.StringVar(&f.tlsCert, "tlscert", "", "the server's TLS certificate (PEM)")
+	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key (PEM)")
 	fl.StringArrayVar(&f.runtimes, "add-runtime", nil, "an OCI runtime binary containers may use: NAME=PATH (e.g. runc=/usr/sbin/runc); may repeat")
 	fl.StringVar(&f.defaultRuntime, "default-runtime", "shoal", "the runtime of containers that name none")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "/shoal", "the cgroup containers are made under")
 	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server for containers (default: the host's)")
-	return cmd
+	return cmd, f
+}
+
+// config is the daemon's configuration: the flags, then the config file
+// merged in.
+func (f *daemonFlags) config(cmd *cobra.Command) (*daemonConfig, error) {
+	runtimes, err := parseRuntimeFlags(f.runtimes)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &daemonConfig{
+		DataRoot: flagValue(cmd, "data-root", "/var/lib/shoal"), ExecRoot: f.execRoot,
+		Hosts: f.hosts, Pidfile: f.pidfile, LogLevel: f.logLevel,
+		TLS: f.tls, TLSVerify: f.tlsVerify, TLSCACert: f.tlsCACert, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
+		InsecureRegistries: flagList(cmd, "insecure-registry"), Runtimes: runtimes,
+		DefaultRuntime: f.defaultRuntime, DNS: f.dns, CgroupParent: f.cgroupParent,
+		Snapshotter: flagValue(cmd, "snapshotter", ""),
+	}
+	lookup := func(name string) (string, bool) {
+		fl := cmd.Flag(name)
+		if fl == nil || !fl.Changed {
+			return "", false
+		}
+		if sv, ok := fl.Value.(interface{ GetSlice() []string }); ok {
+			return fmt.Sprint(sv.GetSlice()), true
+		}
+		return fl.Value.String(), true
+	}
+	if err := mergeConfigFile(cfg, f.configFile, cmd.Flags().Changed("config-file"), lookup); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // flagValue reads a flag the root command declares (the image verbs'
@@ -92,57 +157,48 @@ func flagList(cmd *cobra.Command, name string) []string {
 	return nil
 }
 
-// socketPaths checks the -H values: unix sockets only, for now.
-func socketPaths(hosts []string) ([]string, error) {
-	if len(hosts) == 0 {
-		hosts = []string{defaultHost}
-	}
-	var paths []string
-	for _, h := range hosts {
-		proto, addr, ok := strings.Cut(h, "://")
-		if !ok {
-			return nil, fmt.Errorf("-H %s: want unix:///PATH", h)
-		}
-		switch proto {
-		case "unix":
-			if !filepath.IsAbs(addr) {
-				return nil, fmt.Errorf("-H %s: the socket path must be absolute", h)
-			}
-			paths = append(paths, filepath.Clean(addr))
-		case "tcp":
-			return nil, fmt.Errorf("-H %s: TCP needs --tlsverify: not supported yet", h)
-		default:
-			return nil, fmt.Errorf("-H %s: protocol %q is not supported (want unix://)", h, proto)
-		}
-	}
-	return paths, nil
-}
-
-func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string, insecure []string) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: %w", f.logLevel, err)
+func runDaemon(ctx context.Context, cfg *daemonConfig) error {
+	level, err := daemonLogLevel(cfg.LogLevel)
+	if err != nil {
+		return err
 	}
 	handler := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
 	log := slog.New(handler)
 
-	paths, err := socketPaths(f.hosts)
+	plan, err := planListeners(cfg)
 	if err != nil {
 		return err
 	}
-	root, err := filepath.Abs(dataRoot)
+	root, err := filepath.Abs(cfg.DataRoot)
 	if err != nil {
 		return err
 	}
-	execRoot, err := filepath.Abs(f.execRoot)
+	execRoot, err := filepath.Abs(cfg.ExecRoot)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(root, 0o711); err != nil {
-		return fmt.Errorf("create data root: %w", err)
+	pidFile := filepath.Join(execRoot, "shoal.pid")
+	if cfg.Pidfile != "" {
+		if pidFile, err = filepath.Abs(cfg.Pidfile); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(execRoot, 0o700); err != nil {
 		return fmt.Errorf("create exec root: %w", err)
+	}
+	// The pid file first: a second daemon is turned away before it
+	// touches the first one's state.
+	pid := os.Getpid()
+	if err := writePidfile(pidFile, pid); err != nil {
+		return err
+	}
+	defer func() {
+		if err := removePidfile(pidFile, pid); err != nil {
+			log.Warn("remove pid file", "path", pidFile, "err", err)
+		}
+	}()
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return fmt.Errorf("create data root: %w", err)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -154,7 +210,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 	}
 	defer db.Close()
 	svc, err := image.New(ctx, image.Config{
-		Root: root, Snapshotter: snapshotter, InsecureRegistries: insecure,
+		Root: root, Snapshotter: cfg.Snapshotter, InsecureRegistries: cfg.InsecureRegistries,
 		Logger: log.With("component", "image"),
 	}, db)
 	if err != nil {
@@ -165,18 +221,12 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 	if err != nil {
 		return err
 	}
-	eng, vols, err := openEngine(ctx, f, root, execRoot, svc, log)
+	eng, vols, err := openEngine(ctx, cfg, root, execRoot, svc, log)
 	if err != nil {
 		return err
 	}
 	defer vols.Close()
 	defer eng.Close()
-
-	pidFile := filepath.Join(execRoot, "shoal.pid")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	defer os.Remove(pidFile)
 
 	// Only the sockets this daemon created are removed on the way out:
 	// never one it refused to replace because another daemon owns it.
@@ -184,7 +234,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 	var created []string
 	defer func() {
 		for _, l := range listeners {
-			l.Close() // unlinks the socket
+			l.Close() // unlinks a unix socket
 		}
 		for _, p := range created {
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -192,13 +242,17 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 			}
 		}
 	}()
-	for _, p := range paths {
-		l, err := listenUnix(p)
+	var hosts []string
+	for _, h := range plan.hosts {
+		l, err := plan.listen(h)
 		if err != nil {
 			return err
 		}
 		listeners = append(listeners, l)
-		created = append(created, p)
+		if h.proto == "unix" {
+			created = append(created, h.addr)
+		}
+		hosts = append(hosts, h.String())
 	}
 
 	commit, built := buildInfo()
@@ -206,6 +260,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 		Handler: api.New(api.Config{
 			Version: version, GitCommit: commit, BuildTime: built, ID: id, DataRoot: root,
 		}, svc, log.With("component", "api"), api.WithContainers(eng), api.WithVolumes(vols)),
+		// Also the deadline of a TLS handshake.
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(handler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -221,8 +276,8 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 			}
 		}()
 	}
-	log.Info("daemon started", "version", version, "data_root", root, "exec_root", execRoot,
-		"sockets", paths, "snapshotter", svc.Snapshotter(), "api_version", api.MaxAPIVersion)
+	log.Info("daemon started", "version", version, "data_root", root, "exec_root", execRoot, "pidfile", pidFile,
+		"hosts", hosts, "snapshotter", svc.Snapshotter(), "api_version", api.MaxAPIVersion)
 
 	var serveErr error
 	select {
@@ -244,7 +299,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, dataRoot, snapshotter string
 
 // openEngine starts (or finds) the monitor and opens the volumes and the
 // container engine.
-func openEngine(ctx context.Context, f *daemonFlags, root, execRoot string, images *image.Service, log *slog.Logger) (*engine.Engine, *volume.Store, error) {
+func openEngine(ctx context.Context, cfg *daemonConfig, root, execRoot string, images *image.Service, log *slog.Logger) (*engine.Engine, *volume.Store, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, fmt.Errorf("find own binary: %w", err)
@@ -254,18 +309,11 @@ func openEngine(ctx context.Context, f *daemonFlags, root, execRoot string, imag
 		return nil, nil, err
 	}
 	runtimes := map[string]driver.Spec{}
-	for _, r := range f.runtimes {
-		name, path, ok := strings.Cut(r, "=")
-		if !ok || name == "" || path == "" {
-			return nil, nil, fmt.Errorf("--add-runtime %q: want NAME=PATH", r)
+	for name, r := range cfg.Runtimes {
+		if _, err := os.Stat(r.Path); err != nil {
+			return nil, nil, fmt.Errorf("runtime %s: %w", name, err)
 		}
-		if name == "shoal" {
-			return nil, nil, fmt.Errorf("--add-runtime %q: the name shoal is Shoal's own runtime", r)
-		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, nil, fmt.Errorf("--add-runtime %s: %w", r, err)
-		}
-		runtimes[name] = driver.Spec{Name: name, Path: path}
+		runtimes[name] = driver.Spec{Name: name, Path: r.Path, Args: r.Args}
 	}
 	vols, err := volume.Open(ctx, filepath.Join(root, "volumes"), volume.WithLogger(log.With("component", "volume")))
 	if err != nil {
@@ -273,53 +321,14 @@ func openEngine(ctx context.Context, f *daemonFlags, root, execRoot string, imag
 	}
 	eng, err := engine.New(ctx, engine.Config{
 		DataRoot: root, ExecRoot: execRoot, Images: images, Volumes: vols, Monitor: mon,
-		Runtimes: runtimes, DefaultRuntime: f.defaultRuntime, CgroupParent: f.cgroupParent,
-		InitPath: exe, DNS: f.dns, Log: log.With("component", "engine"),
+		Runtimes: runtimes, DefaultRuntime: cfg.DefaultRuntime, CgroupParent: cfg.CgroupParent,
+		InitPath: exe, DNS: cfg.DNS, Log: log.With("component", "engine"),
 	})
 	if err != nil {
 		vols.Close()
 		return nil, nil, err
 	}
 	return eng, vols, nil
-}
-
-// listenUnix listens on path with mode 0660, replacing a stale socket
-// (one nothing listens on) but never a live one or another kind of file.
-func listenUnix(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create socket directory: %w", err)
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("listen on %s: a file that is not a socket is in the way", path)
-		}
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("listen on %s: another daemon is listening there", path)
-		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("listen on %s: probe existing socket: %w", path, err)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	// The umask makes the socket 0660 from its creation: no window in
-	// which others may connect. Nothing else runs yet to be affected.
-	old := unix.Umask(0o117)
-	l, err := net.Listen("unix", path)
-	unix.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("chmod socket %s: %w", path, err)
-	}
-	return l, nil
 }
 
 // engineID is the daemon's identity, kept in <data-root>/engine-id: a
