@@ -60,6 +60,8 @@ func (s *server) otherRoute(method, path string) handlerFunc {
 			return only(method, http.MethodPost, s.commit)
 		}
 		return nil
+	case "/auth":
+		return only(method, http.MethodPost, s.login)
 	case "/system/df":
 		return only(method, http.MethodGet, s.systemDF)
 	case "/networks/prune":

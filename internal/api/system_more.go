@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/shoal-dev/shoal/internal/engine"
+	"github.com/shoal-dev/shoal/internal/errdefs"
 )
 
 // CommitBackend makes images of containers.
@@ -136,4 +137,38 @@ func (s *server) systemDF(ctx context.Context, w http.ResponseWriter, r *http.Re
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// login is POST /auth: the daemon checks the credentials against the
+// registry and keeps nothing (the CLI stores them).
+func (s *server) login(ctx context.Context, w http.ResponseWriter, r *http.Request, _ apiVersion) error {
+	lb, ok := s.images.(interface {
+		Login(ctx context.Context, server, username, password string) error
+	})
+	if !ok {
+		return notImplementedf("login is not available")
+	}
+	var req struct {
+		Username      string `json:"username"`
+		Password      string `json:"password"`
+		ServerAddress string `json:"serveraddress"`
+		Email         string `json:"email,omitempty"`
+		Auth          string `json:"auth,omitempty"`
+		IdentityToken string `json:"identitytoken,omitempty"`
+		RegistryToken string `json:"registrytoken,omitempty"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.IdentityToken != "" || req.RegistryToken != "" {
+		return invalidf("login with an identity or registry token is not supported: use a username and password")
+	}
+	if err := lb.Login(ctx, req.ServerAddress, req.Username, req.Password); err != nil {
+		if errdefs.IsPermissionDenied(err) {
+			writeJSONError(w, http.StatusUnauthorized, userMessage(err))
+			return nil
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"Status": "Login Succeeded", "IdentityToken": ""})
 }

@@ -439,3 +439,8 @@ func short(d digest.Digest) string {
 func (s *Service) Mounts(ctx context.Context, key string) ([]mount.Mount, error) {
 	return s.sn.Mounts(ctx, key)
 }
+
+// Login checks credentials against a registry (docker login).
+func (s *Service) Login(ctx context.Context, server, username, password string) error {
+	return pull.Login(ctx, server, pull.WithAuth(username, password), pull.WithInsecureRegistries(s.cfg.InsecureRegistries))
+}
