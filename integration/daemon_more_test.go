@@ -74,9 +74,11 @@ func TestDaemonInteractive(t *testing.T) {
 				}
 			}
 		}()
-		// Let the shell start before typing.
-		time.Sleep(700 * time.Millisecond)
-		_, _ = m.Write([]byte(input))
+		// Let the shell start before typing; a NUL in input is a pause.
+		for _, part := range strings.Split(input, "\x00") {
+			time.Sleep(700 * time.Millisecond)
+			_, _ = m.Write([]byte(part))
+		}
 		err := cmd.Wait()
 		select {
 		case <-done:
@@ -95,6 +97,16 @@ func TestDaemonInteractive(t *testing.T) {
 	if code != 7 || !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "40 132") || !strings.Contains(out, "inside-42") {
 		t.Errorf("run -it: exit %d, output:\n%s", code, out)
 	}
+
+	// ctrl-p ctrl-q detaches: the CLI exits, the container runs on.
+	out, code = runPTY("echo before-detach\r\x00\x10\x11", "run", "-it", "--name", "detachme", "--network", "none", "bb", "sh")
+	if code != 0 || !strings.Contains(out, "before-detach") {
+		t.Errorf("run -it then detach: exit %d, output:\n%s", code, out)
+	}
+	if st := d.must("inspect", "-f", "{{.State.Status}}", "detachme"); st != "running\n" {
+		t.Errorf("after detach the container is %q, want running", st)
+	}
+	d.must("rm", "-f", "detachme")
 
 	d.must("run", "-d", "--name", "box", "--network", "none", "bb", "sleep", "1000")
 	out, code = runPTY("echo in-exec; tty; exit 3\r", "exec", "-it", "box", "sh")

@@ -37,6 +37,7 @@ func main() {
 	root.AddCommand(newDaemonCmd())
 	root.AddCommand(newMonitorCmd())
 	addImageCmds(root)
+	addClientCmds(root)
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {

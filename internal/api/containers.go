@@ -528,7 +528,11 @@ func (s *server) execStart(ctx context.Context, w http.ResponseWriter, r *http.R
 	if o.ConsoleSize != nil && tty {
 		_ = s.containers.ExecResize(ctx, id, uint16(o.ConsoleSize[1]), uint16(o.ConsoleSize[0]))
 	}
-	code, _ := pipeStreams(conn, stream, tty, true)
+	keys, err := parseDetachKeys(r.URL.Query().Get("detachKeys"))
+	if err != nil {
+		keys = defaultDetachKeys
+	}
+	code, _ := pipeStreams(conn, stream, tty, true, keys)
 	if code != nil {
 		s.containers.ExecFinished(id, *code)
 	}
@@ -537,6 +541,10 @@ func (s *server) execStart(ctx context.Context, w http.ResponseWriter, r *http.R
 
 func (s *server) attachContainer(ctx context.Context, w http.ResponseWriter, r *http.Request, v apiVersion, id string) error {
 	o := engine.AttachOptions{Stdin: boolParam(r, "stdin"), Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr")}
+	keys, err := parseDetachKeys(r.URL.Query().Get("detachKeys"))
+	if err != nil {
+		return err
+	}
 	if !boolParam(r, "stream") && !boolParam(r, "logs") {
 		return invalidf("Bad parameters: you must choose at least one stream")
 	}
@@ -566,17 +574,28 @@ func (s *server) attachContainer(ctx context.Context, w http.ResponseWriter, r *
 	}
 	defer att.Close()
 	defer conn.Close()
-	_, _ = pipeStreams(conn, att.Stream, tty, o.Stdin)
+	_, _ = pipeStreams(conn, att.Stream, tty, o.Stdin, keys)
 	return nil
 }
 
 // pipeStreams copies the monitor's frames to the client (raw for a
 // terminal, framed otherwise) and the client's input to the monitor. It
 // returns the exit code carried by a StreamExit frame, if any.
-func pipeStreams(conn *hijackedConn, s *monitor.Stream, tty, stdin bool) (*int, error) {
+func pipeStreams(conn *hijackedConn, s *monitor.Stream, tty, stdin bool, detachKeys []byte) (*int, error) {
 	if stdin {
 		go func() {
-			_, _ = io.Copy(s, conn.reader())
+			in := &detachReader{r: conn.reader(), keys: detachKeys}
+			if len(detachKeys) == 0 {
+				in.keys = defaultDetachKeys
+			}
+			_, _ = io.Copy(s, in)
+			if in.detached {
+				// Detaching leaves the container and its stdin alone: only
+				// this client's streams end.
+				_ = s.Close()
+				_ = conn.Close()
+				return
+			}
 			_ = s.CloseWrite()
 		}()
 	}

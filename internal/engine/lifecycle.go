@@ -137,6 +137,7 @@ func (e *Engine) handleExit(ctx context.Context, ev monitor.Event) {
 	}
 	rec := *c.rec
 	c.mu.Unlock()
+	t0 := time.Now()
 	oom := false
 	if cg, err := cgroups.New(cgroups.Config{Path: filepath.Join(e.cgroupParent(rec.HostConfig), rec.ID)}); err == nil {
 		if n, err := cg.OOMKillCount(); err == nil && n > 0 {
@@ -146,8 +147,10 @@ func (e *Engine) handleExit(ctx context.Context, ev monitor.Event) {
 	if err := e.cfg.Monitor.Delete(ctx, rec.ID); err != nil && !errdefs.IsNotFound(err) {
 		e.log.Warn("delete runtime state", "id", rec.ID, "err", err)
 	}
+	tDel := time.Since(t0)
 	e.stopHealth(c)
 	e.unmountRootfs(ctx, c)
+	tUnmount := time.Since(t0)
 
 	c.mu.Lock()
 	if c.rec.State.Pid != ev.Pid {
@@ -172,6 +175,7 @@ func (e *Engine) handleExit(ctx context.Context, ev monitor.Event) {
 	c.exited = make(chan struct{})
 	rec = *c.rec
 	c.mu.Unlock()
+	e.log.Debug("exit phases", "id", ShortID(rec.ID), "delete", tDel, "unmount", tUnmount, "saved", time.Since(t0))
 	if oom {
 		e.emit(&rec, "oom", nil)
 	}

@@ -53,7 +53,13 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 	rec := *c.rec
 	c.mu.Unlock()
 	id := rec.ID
+	t0 := time.Now()
+	var marks []any
+	mark := func(name string) { marks = append(marks, name, time.Since(t0)) }
 	defer func() {
+		if err == nil {
+			e.log.Debug("start phases", append([]any{"id", ShortID(id)}, marks...)...)
+		}
 		if err != nil {
 			c.mu.Lock()
 			c.rec.State.Error = err.Error()
@@ -84,6 +90,7 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 			e.unmountRootfs(ctx, c)
 		}
 	}()
+	mark("rootfs")
 	rt, rspec, err := e.runtime(rec.Runtime)
 	if err != nil {
 		return err
@@ -93,12 +100,15 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 		return err
 	}
 	bundle := e.bundleDir(id)
+	mark("spec")
 	if err := writeBundle(bundle, s); err != nil {
 		return err
 	}
+	mark("bundle")
 	// A run that ended leaves its runtime state; the monitor deletes it
 	// when it reports the exit, but a daemon restart may come between.
 	_ = e.cfg.Monitor.Delete(ctx, id)
+	mark("stale")
 	logOpts, _ := logfile.ParseOptions(rec.HostConfig.LogConfig.Config)
 	logPath := e.logPath(id)
 	if rec.HostConfig.LogConfig.Type == "none" {
@@ -112,6 +122,7 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 	if err != nil {
 		return fmt.Errorf("failed to create task for container: %w", err)
 	}
+	mark("create")
 	defer func() {
 		if err != nil {
 			_ = e.cfg.Monitor.Delete(ctx, id)
@@ -128,16 +139,20 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 	c.rec.State = State{Status: StatusRunning, Pid: pid, StartedAt: now(), Health: healthStarting(rec.Config)}
 	c.rec.HasBeenStarted = true
 	c.mu.Unlock()
+	mark("lo")
 	for _, pa := range pending {
 		s, err := e.cfg.Monitor.Attach(ctx, id, pa.req)
 		pa.done <- attachResult{stream: s, err: err}
 	}
+	mark("attach")
 	if err := rt.Start(ctx, id); err != nil {
 		return fmt.Errorf("failed to start container: %w", err)
 	}
+	mark("runtime-start")
 	c.mu.Lock()
 	err = e.save(ctx, c)
 	c.mu.Unlock()
+	mark("save")
 	if err != nil {
 		return err
 	}

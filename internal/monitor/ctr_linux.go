@@ -301,14 +301,14 @@ func (s *Server) attach(conn *net.UnixConn, br *bufio.Reader, req request) {
 	}
 	go func() {
 		_, _ = io.Copy(stdin, br)
+		// As dockerd: a client that goes away closes the container's
+		// stdin (StdinOnce) only without a terminal; a terminal stays
+		// open for the next attach.
 		if c.stdinOnce {
 			c.mu.Lock()
 			if c.stdin == stdin && stdin != c.master {
 				stdin.Close()
 				c.stdin = nil
-			} else if c.stdin == stdin && c.master != nil {
-				// A terminal's EOF is its EOF character.
-				_, _ = stdin.Write([]byte{4})
 			}
 			c.mu.Unlock()
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"io"
 	"os"
 	"os/signal"
@@ -15,7 +16,7 @@ import (
 // setupConsole makes a pseudo-terminal inside the container, sends its
 // master to whoever listens on the console socket, and makes the slave
 // the process's stdio and controlling terminal.
-func setupConsole(sockFD int) error {
+func setupConsole(sockFD int, size *specs.Box) error {
 	if sockFD <= 0 {
 		return fmt.Errorf("process.terminal is set but no console socket was given")
 	}
@@ -35,6 +36,12 @@ func setupConsole(sockFD int) error {
 	slave, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", slavePath, err)
+	}
+	if size != nil {
+		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
+		if err := unix.IoctlSetWinsize(slave, unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set terminal size: %w", err)
+		}
 	}
 	rights := unix.UnixRights(master)
 	if err := unix.Sendmsg(sockFD, []byte(slavePath), rights, nil, 0); err != nil {

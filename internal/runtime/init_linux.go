@@ -142,7 +142,7 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 		}
 	}
 	if p.Terminal {
-		if err := setupConsole(cfg.ConsoleFD); err != nil {
+		if err := setupConsole(cfg.ConsoleFD, p.ConsoleSize); err != nil {
 			return err
 		}
 	}
