@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -223,6 +224,44 @@ func TestDaemonLoad(t *testing.T) {
 			if e.IsDir() {
 				t.Errorf("cgroup left: %s/%s", dir, e.Name())
 			}
+		}
+	}
+}
+
+// TestDaemonRestartAfterReboot simulates a reboot: daemon, monitor and
+// container processes all die. The restarted daemon brings back the
+// --restart always and unless-stopped containers, and leaves the others
+// exited.
+func TestDaemonRestartAfterReboot(t *testing.T) {
+	d := startDaemon(t)
+	d.busyboxImage("bb")
+	d.must("run", "-d", "--name", "always", "--restart", "always", "--network", "none", "bb", "sleep", "1000")
+	d.must("run", "-d", "--name", "unless", "--restart", "unless-stopped", "--network", "none", "bb", "sleep", "1000")
+	d.must("run", "-d", "--name", "plain", "--network", "none", "bb", "sleep", "1000")
+	d.must("run", "-d", "--name", "stopped", "--restart", "always", "--network", "none", "bb", "sleep", "1000")
+	d.must("stop", "-t", "0", "stopped")
+	old := strings.TrimSpace(d.must("inspect", "-f", "{{.State.Pid}}", "always"))
+
+	d.kill9()
+	_ = syscall.Kill(d.monitorPid(), syscall.SIGKILL)
+	for _, dir := range cgroupDirs(d.cgroupParent) {
+		killCgroup(dir)
+	}
+	waitFor(t, "container processes gone", 10*time.Second, func() bool {
+		_, err := os.Stat("/proc/" + old)
+		return err != nil
+	})
+	d.start()
+	waitFor(t, "always and unless-stopped back", 15*time.Second, func() bool {
+		return d.must("ps", "--format", "{{.Names}}", "--filter", "status=running") == "unless\nalways\n" ||
+			d.must("ps", "--format", "{{.Names}}", "--filter", "status=running") == "always\nunless\n"
+	})
+	if pid := strings.TrimSpace(d.must("inspect", "-f", "{{.State.Pid}}", "always")); pid == old || pid == "0" {
+		t.Errorf("always has pid %s (was %s): not restarted", pid, old)
+	}
+	for _, name := range []string{"plain", "stopped"} {
+		if st := d.must("inspect", "-f", "{{.State.Status}}", name); st != "exited\n" {
+			t.Errorf("%s after the reboot is %q, want exited", name, st)
 		}
 	}
 }

@@ -221,3 +221,92 @@ func TestRuntimeAddressSpaceLimit(t *testing.T) {
 		t.Errorf("limits inside: %q", out)
 	}
 }
+
+// create looks the program up inside the container before it returns, as
+// runc does: a program that is missing, not executable or a directory makes
+// create fail with exec.LookPath's message (what Docker users see, and what
+// the engine maps to exit codes 127 and 126), leaving nothing behind.
+func TestRuntimeCreateProgramLookup(t *testing.T) {
+	r := newRT(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", []string{"nosuch"}, `exec: "nosuch": executable file not found in $PATH`},
+		{"not executable", []string{"/etc/passwd"}, `exec: "/etc/passwd": permission denied`},
+		{"directory", []string{"/etc"}, `exec: "/etc": is a directory`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bundle(t, nil, tc.args...)
+			cg := readSpec(t, b).Linux.CgroupsPath
+			res := r.run("create", "--bundle", b, "lookup")
+			if res.code == 0 {
+				t.Fatalf("create succeeded")
+			}
+			if msg := strings.TrimSpace(res.stderr); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("create error %q: want one line containing %q", msg, tc.want)
+			}
+			if ents, _ := os.ReadDir(r.root); len(ents) != 0 {
+				t.Errorf("state left behind: %v", ents)
+			}
+			if d := cgroupDirs(cg); len(d) != 0 {
+				t.Errorf("cgroups left behind: %v", d)
+			}
+			if p := pidsInCgroup(cg); len(p) != 0 {
+				t.Errorf("processes left behind: %v", p)
+			}
+		})
+	}
+	// exec into a running container fails the same way, before anything
+	// runs, and the container goes on.
+	b := bundle(t, nil, "sleep", "100")
+	r.ok("create", "--bundle", b, "lookup-exec")
+	r.ok("start", "lookup-exec")
+	for _, tc := range cases {
+		res := r.run("exec", "lookup-exec", tc.args[0])
+		if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("exec %s: exit %d, stderr %q, want an error containing %q", tc.args[0], res.code, res.stderr, tc.want)
+		}
+	}
+	if st := r.state("lookup-exec"); st.Status != "running" {
+		t.Errorf("after failed execs: %s", st.Status)
+	}
+	r.ok("delete", "--force", "lookup-exec")
+}
+
+// pidsInCgroup lists the host processes whose cgroup (in any hierarchy)
+// is path.
+func pidsInCgroup(path string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasSuffix(l, ":"+path) {
+				out = append(out, e.Name())
+				break
+			}
+		}
+	}
+	return out
+}
+
+// The container's /dev has the symlinks runc makes, /dev/core only where
+// the host has /proc/kcore.
+func TestRuntimeDevSymlinks(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, nil, "sh", "-c", "cd /dev && for l in fd stdin stdout stderr ptmx core; do [ -L $l ] && echo $l=$(readlink $l); done; true")
+	out := r.ok("run", "--bundle", b, "devlinks")
+	want := "fd=/proc/self/fd\nstdin=/proc/self/fd/0\nstdout=/proc/self/fd/1\nstderr=/proc/self/fd/2\nptmx=pts/ptmx\n"
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		want += "core=/proc/kcore\n"
+	}
+	if out != want {
+		t.Errorf("/dev symlinks:\n%s\nwant:\n%s", out, want)
+	}
+}

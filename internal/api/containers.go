@@ -515,16 +515,29 @@ func (s *server) execStart(ctx context.Context, w http.ResponseWriter, r *http.R
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	stream, tty, err := s.containers.ExecStart(context.WithoutCancel(ctx), id, false)
+	x, err := s.containers.ExecInspect(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer stream.Close()
+	tty := x.ProcessConfig != nil && x.ProcessConfig.Tty
+	// As dockerd: the stream is taken over first, so a process that cannot
+	// start is reported in it (and by the exec's exit code, 126).
 	conn, err := hijack(w, r, streamContentType(tty, v))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	stream, _, err := s.containers.ExecStart(context.WithoutCancel(ctx), id, false)
+	if err != nil {
+		msg := []byte(userMessage(err) + "\r\n")
+		if tty {
+			_, _ = conn.Write(msg)
+		} else {
+			_ = monitor.WriteFrame(conn, monitor.StreamStdout, msg)
+		}
+		return nil
+	}
+	defer stream.Close()
 	if o.ConsoleSize != nil && tty {
 		_ = s.containers.ExecResize(ctx, id, uint16(o.ConsoleSize[1]), uint16(o.ConsoleSize[0]))
 	}

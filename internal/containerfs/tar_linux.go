@@ -402,10 +402,13 @@ func (w *tarWriter) writeHeader(hdr *tar.Header) error {
 // header returns the fields of a tar header that come from st, as Docker
 // writes them: mtime rounded down to the second, no atime, ctime or user
 // and group names, PAX format.
+//
+// Mode carries the file type bits too (0100644 for a regular file), as
+// Docker's archives do (moby's fillGo18FileTypeBits).
 func header(name string, st *unix.Stat_t) *tar.Header {
 	hdr := &tar.Header{
 		Name:    name,
-		Mode:    int64(st.Mode & 0o7777),
+		Mode:    int64(st.Mode & (0o7777 | unix.S_IFMT)),
 		Uid:     int(st.Uid),
 		Gid:     int(st.Gid),
 		ModTime: mtime(st),

@@ -155,6 +155,7 @@ func TestTarContent(t *testing.T) {
 	if got, want := joinNames(tarNames(es)), "d/ d/big d/empty d/fifo d/hard d/link d/sticky/ d/suid"; got != want {
 		t.Errorf("names = %q, want %q (sockets skipped)", got, want)
 	}
+	// Modes carry the file type bits, as Docker's archives do.
 	check := func(name string, typ byte, mode int64, body string) {
 		t.Helper()
 		en, ok := byName[name]
@@ -173,14 +174,14 @@ func TestTarContent(t *testing.T) {
 			t.Errorf("%s: owner %d:%d, want %d:%d", name, h.Uid, h.Gid, os.Getuid(), os.Getgid())
 		}
 	}
-	check("d/", tar.TypeDir, 0o755, "")
-	check("d/suid", tar.TypeReg, 0o4755, "s")
-	check("d/big", tar.TypeReg, 0o600, big)
-	check("d/empty", tar.TypeReg, 0o644, "")
-	check("d/hard", tar.TypeLink, 0o600, "")
-	check("d/link", tar.TypeSymlink, 0o777, "")
-	check("d/fifo", tar.TypeFifo, 0o600, "")
-	check("d/sticky/", tar.TypeDir, 0o1777, "")
+	check("d/", tar.TypeDir, 0o40755, "")
+	check("d/suid", tar.TypeReg, 0o104755, "s")
+	check("d/big", tar.TypeReg, 0o100600, big)
+	check("d/empty", tar.TypeReg, 0o100644, "")
+	check("d/hard", tar.TypeLink, 0o100600, "")
+	check("d/link", tar.TypeSymlink, 0o120777, "")
+	check("d/fifo", tar.TypeFifo, 0o10600, "")
+	check("d/sticky/", tar.TypeDir, 0o41777, "")
 	if l := byName["d/hard"].hdr.Linkname; l != "d/big" {
 		t.Errorf("d/hard links to %q, want d/big", l)
 	}

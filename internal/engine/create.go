@@ -68,6 +68,17 @@ func (e *Engine) Create(ctx context.Context, name string, req CreateRequest) (st
 	}
 
 	id := newID()
+	// As dockerd, inspect shows the hostname and /dev/shm size used.
+	if cfg.Hostname == "" {
+		if hc.NetworkMode.IsHost() {
+			cfg.Hostname, _ = os.Hostname()
+		} else if !hc.NetworkMode.IsContainer() {
+			cfg.Hostname = ShortID(id)
+		}
+	}
+	if hc.ShmSize == 0 && !hc.IpcMode.IsHost() {
+		hc.ShmSize = 64 << 20
+	}
 	if name == "" {
 		name = e.generateName()
 	}
@@ -143,7 +154,9 @@ func checkNetworkMode(hc *container.HostConfig, nc *network.NetworkingConfig) er
 	case mode == "" || mode == "default" || mode == "bridge":
 		return fmt.Errorf("network mode %q: bridge networks are not available in Shoal yet: use --network none or --network host: %w", orDefault(mode, "bridge"), errdefs.ErrInvalidArgument)
 	default:
-		return fmt.Errorf("network %s not found: %w", mode, errdefs.ErrNotFound)
+		// Not a 404: the CLI takes a 404 from create for a missing image
+		// and would try to pull it.
+		return fmt.Errorf("network %s not found: %w", mode, errdefs.ErrInvalidArgument)
 	}
 	if nc != nil {
 		for name := range nc.EndpointsConfig {

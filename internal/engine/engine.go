@@ -32,6 +32,7 @@ type Images interface {
 	Mounts(ctx context.Context, key string) ([]mount.Mount, error)
 	RemoveRootFS(ctx context.Context, key string) error
 	Commit(ctx context.Context, parent, name string, layerTar io.Reader, opts transfer.CommitOpts) (image.Image, error)
+	Sizes(ctx context.Context, nameOrID, key string) (image, rw int64, err error)
 	Snapshotter() string
 }
 

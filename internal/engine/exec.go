@@ -40,7 +40,7 @@ func (e *Engine) ExecCreate(ctx context.Context, ref string, o container.ExecCre
 	}
 	rec := c.snapshot()
 	if rec.State.Status == StatusPaused {
-		return "", fmt.Errorf("container %s is paused, unpause the container before exec: %w", rec.ID, errdefs.ErrConflict)
+		return "", fmt.Errorf("Container %s is paused, unpause the container before exec: %w", ref, errdefs.ErrConflict)
 	}
 	if rec.State.Status != StatusRunning {
 		return "", fmt.Errorf("container %s is not running: %w", rec.ID, errdefs.ErrConflict)
@@ -70,7 +70,7 @@ func (e *Engine) getExec(id string) (*execRecord, error) {
 
 // ExecStart starts an exec. Unless detached, the returned stream carries
 // its output, then a StreamExit frame: pass that to ExecFinished.
-func (e *Engine) ExecStart(ctx context.Context, execID string, detach bool) (*monitor.Stream, bool, error) {
+func (e *Engine) ExecStart(ctx context.Context, execID string, detach bool) (_ *monitor.Stream, _ bool, err error) {
 	x, err := e.getExec(execID)
 	if err != nil {
 		return nil, false, err
@@ -82,6 +82,12 @@ func (e *Engine) ExecStart(ctx context.Context, execID string, detach bool) (*mo
 	}
 	x.started = true
 	x.mu.Unlock()
+	// An exec that cannot start ends with 126, as with dockerd.
+	defer func() {
+		if err != nil {
+			x.finish(126)
+		}
+	}()
 	c, err := e.lookup(x.containerID)
 	if err != nil {
 		return nil, false, err
@@ -104,12 +110,8 @@ func (e *Engine) ExecStart(ctx context.Context, execID string, detach bool) (*mo
 		Stdin: o.AttachStdin, Stdout: o.AttachStdout, Stderr: o.AttachStderr && !o.Tty,
 	})
 	if err != nil {
-		code := exitCodeFor(err)
-		x.mu.Lock()
-		x.exitCode = &code
-		x.mu.Unlock()
-		close(x.done)
-		return nil, false, err
+		// Docker's wording, which users and tools look for.
+		return nil, false, fmt.Errorf("OCI runtime exec failed: %w", err)
 	}
 	x.mu.Lock()
 	x.running, x.pid = true, pid

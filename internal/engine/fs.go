@@ -129,10 +129,33 @@ func (e *Engine) Changes(ctx context.Context, ref string) ([]container.Filesyste
 	}
 	out := make([]container.FilesystemChange, 0, len(chs))
 	for _, ch := range chs {
+		if ch.Kind == containerfs.ChangeAdd && mountpointFiles[ch.Path] {
+			continue
+		}
 		out = append(out, container.FilesystemChange{Path: ch.Path, Kind: container.ChangeType(ch.Kind)})
+	}
+	// /etc is listed as changed only for what else changed in it: the
+	// mount points of the files above are the engine's, not the user's
+	// (dockerd keeps them in an init layer).
+	etcChanged := false
+	for _, ch := range out {
+		etcChanged = etcChanged || strings.HasPrefix(ch.Path, "/etc/")
+	}
+	if !etcChanged {
+		kept := out[:0]
+		for _, ch := range out {
+			if ch.Path != "/etc" || ch.Kind == container.ChangeDelete {
+				kept = append(kept, ch)
+			}
+		}
+		out = kept
 	}
 	return out, nil
 }
+
+// mountpointFiles are the files the engine bind-mounts into every
+// container; the empty files made as their mount points are not changes.
+var mountpointFiles = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
 
 func pathStat(s containerfs.PathStat) container.PathStat {
 	return container.PathStat{Name: s.Name, Size: s.Size, Mode: s.Mode, Mtime: s.Mtime, LinkTarget: s.LinkTarget}

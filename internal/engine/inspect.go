@@ -168,7 +168,13 @@ func (e *Engine) List(ctx context.Context, o ListOptions) ([]container.Summary, 
 		if since != nil && !rec.Created.After(*since) {
 			continue
 		}
-		out = append(out, e.summary(&rec))
+		s := e.summary(&rec)
+		if o.Size {
+			if img, rw, err := e.cfg.Images.Sizes(ctx, rec.ImageID, rec.ID); err == nil {
+				s.SizeRw, s.SizeRootFs = rw, img+rw
+			}
+		}
+		out = append(out, s)
 		if o.Limit > 0 && len(out) >= o.Limit {
 			break
 		}
@@ -276,9 +282,17 @@ func (e *Engine) summary(rec *record) container.Summary {
 	return s
 }
 
+// commandString is docker ps's COMMAND: arguments with spaces are
+// single-quoted, as dockerd shows them.
 func commandString(rec *record) string {
-	args := append([]string{rec.Path}, rec.Args...)
-	return strings.Join(args, " ")
+	parts := []string{rec.Path}
+	for _, a := range rec.Args {
+		if strings.ContainsAny(a, " \t\n") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 // statusString is docker ps's STATUS column.

@@ -330,12 +330,12 @@ func (e *Engine) stop(ctx context.Context, c *ctr, signal string, timeout *int) 
 func (e *Engine) Kill(ctx context.Context, ref, signal string) error {
 	c, err := e.lookup(ref)
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot kill container: %s: %w", ref, err)
 	}
 	sig := unix.SIGKILL
 	if signal != "" {
 		if sig, err = ParseSignal(signal); err != nil {
-			return err
+			return fmt.Errorf("cannot kill container: %s: invalid signal: %s: %w", ref, signal, errdefs.ErrInvalidArgument)
 		}
 	}
 	c.mu.Lock()
@@ -353,9 +353,14 @@ func (e *Engine) Kill(ctx context.Context, ref, signal string) error {
 	if err != nil {
 		return err
 	}
+	// With a pid namespace of its own, the init's death takes every
+	// process with it; sharing the host's, each must be signalled.
 	all := rec.HostConfig.PidMode.IsHost()
-	if err := rt.Kill(ctx, rec.ID, sig, all || sig == unix.SIGKILL); err != nil {
-		return fmt.Errorf("cannot kill container: %s: %w", ShortID(rec.ID), err)
+	if err := rt.Kill(ctx, rec.ID, sig, all); err != nil {
+		if errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+			return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", ref, rec.ID, errdefs.ErrConflict)
+		}
+		return fmt.Errorf("cannot kill container: %s: %w", ref, err)
 	}
 	e.emit(&rec, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return nil
@@ -472,7 +477,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	c.mu.Unlock()
 	if rec.State.Status == StatusRunning || rec.State.Status == StatusPaused {
 		if !o.Force {
-			return fmt.Errorf("cannot remove container %q: container is running: stop the container before removing or force remove: %w", rec.Name, errdefs.ErrConflict)
+			return fmt.Errorf("cannot remove container %q: container is running: stop the container before removing or force remove: %w", strings.TrimPrefix(rec.Name, "/"), errdefs.ErrConflict)
 		}
 		c.mu.Lock()
 		c.rec.ManuallyStopped = true
@@ -521,7 +526,8 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	}
 	e.mu.Unlock()
 	c.mu.Lock()
-	c.final = WaitResult{ExitCode: rec.State.ExitCode, Error: rec.State.Error}
+	// As dockerd, a wait for removal reports the exit code only.
+	c.final = WaitResult{ExitCode: rec.State.ExitCode}
 	close(c.removed)
 	for _, pa := range c.pending {
 		pa.done <- attachResult{err: fmt.Errorf("container %s was removed: %w", ShortID(rec.ID), errdefs.ErrNotFound)}
@@ -551,12 +557,12 @@ func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
 	defer c.busy.Unlock()
 	rec := c.snapshot()
 	switch {
+	case !pause && rec.State.Status != StatusPaused:
+		return fmt.Errorf("Container %s is not paused: %w", rec.ID, errdefs.ErrConflict)
 	case rec.State.Status != StatusRunning && rec.State.Status != StatusPaused:
 		return fmt.Errorf("container %s is not running: %w", rec.ID, errdefs.ErrConflict)
 	case pause && rec.State.Status == StatusPaused:
-		return fmt.Errorf("container %s is already paused: %w", rec.ID, errdefs.ErrConflict)
-	case !pause && rec.State.Status != StatusPaused:
-		return fmt.Errorf("container %s is not paused: %w", rec.ID, errdefs.ErrConflict)
+		return fmt.Errorf("Container %s is already paused: %w", rec.ID, errdefs.ErrConflict)
 	}
 	rt, _, err := e.runtime(rec.Runtime)
 	if err != nil {
@@ -602,7 +608,7 @@ func (e *Engine) Rename(ctx context.Context, ref, newName string) error {
 		return fmt.Errorf("Renaming a container with the same name as its current name: %w", errdefs.ErrInvalidArgument)
 	}
 	if err := e.reserveName(newName, id); err != nil {
-		return err
+		return fmt.Errorf("Error when allocating new name: %w", err)
 	}
 	c.mu.Lock()
 	c.rec.Name = newName

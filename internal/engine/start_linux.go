@@ -108,6 +108,13 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 	// A run that ended leaves its runtime state; the monitor deletes it
 	// when it reports the exit, but a daemon restart may come between.
 	_ = e.cfg.Monitor.Delete(ctx, id)
+	// After a reboot (or a lost monitor) the runtime's state of the last
+	// run is still on disk, and nobody holds it: delete it.
+	if _, err := os.Stat(filepath.Join(rspec.Root, id)); err == nil {
+		if err := rt.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove the runtime state of the last run: %w", err)
+		}
+	}
 	mark("stale")
 	logOpts, _ := logfile.ParseOptions(rec.HostConfig.LogConfig.Config)
 	logPath := e.logPath(id)

@@ -444,3 +444,17 @@ func (s *Service) Mounts(ctx context.Context, key string) ([]mount.Mount, error)
 func (s *Service) Login(ctx context.Context, server, username, password string) error {
 	return pull.Login(ctx, server, pull.WithAuth(username, password), pull.WithInsecureRegistries(s.cfg.InsecureRegistries))
 }
+
+// Sizes returns the unpacked size of the image nameOrID and the disk
+// usage of a container's writable layer key (docker ps -s).
+func (s *Service) Sizes(ctx context.Context, nameOrID, key string) (image, rw int64, err error) {
+	img, err := s.Get(ctx, nameOrID)
+	if err != nil {
+		return 0, 0, err
+	}
+	u, err := s.sn.Usage(ctx, key)
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.size(ctx, img), u.Size, nil
+}

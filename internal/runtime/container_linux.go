@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/shoal-dev/shoal/internal/runtime/cgroups"
 )
 
 // IO is the stdio a container's process gets.
@@ -363,15 +365,14 @@ func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts, detach bool,
 }
 
 // Kill sends sig to the container's init, or with all to every process
-// in its cgroup.
+// in its cgroup. Signalling the init of a container that is not running
+// (its init exited, even just now) is ErrState; with all, a container whose
+// processes are gone, cgroup included, has nothing to kill and that is not
+// an error.
 func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool) error {
 	c, err := r.Load(id)
 	if err != nil {
 		return err
-	}
-	st := c.Status()
-	if st == StatusStopped && !all {
-		return fmt.Errorf("container %s is not running: %w", id, ErrState)
 	}
 	if all {
 		if cg, err := c.cgroup(); err == nil && cg != nil {
@@ -381,8 +382,47 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool
 			return nil
 		}
 	}
-	if err := unix.Kill(c.Pid, sig); err != nil {
-		return fmt.Errorf("signal %s: %w", id, err)
+	return c.signalInit(sig)
+}
+
+// signalInit sends sig to the container's init, unless it is no longer
+// the process that was started: a pidfd pins it, so a pid reused between
+// the check and the signal cannot be hit.
+func (c *Container) signalInit(sig unix.Signal) error {
+	notRunning := fmt.Errorf("container %s is not running: %w", c.ID, ErrState)
+	if c.Pid <= 0 {
+		return notRunning
+	}
+	pidfd, err := unix.PidfdOpen(c.Pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return notRunning
+	}
+	if err == nil {
+		defer unix.Close(pidfd)
+	}
+	if !c.alive() {
+		return notRunning
+	}
+	if err == nil {
+		err = unix.PidfdSendSignal(pidfd, sig, nil, 0)
+	} else {
+		// No pidfd (Linux < 5.3): the start-time check above is the
+		// best there is.
+		err = unix.Kill(c.Pid, sig)
+	}
+	if errors.Is(err, unix.ESRCH) {
+		return notRunning
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", c.ID, err)
+	}
+	if sig == unix.SIGKILL {
+		// A frozen init dies only once thawed (cgroup v1), as runc does.
+		if cg, err := c.cgroup(); err == nil {
+			if st, err := cg.State(); err == nil && st != cgroups.Thawed {
+				_ = cg.Thaw()
+			}
+		}
 	}
 	return nil
 }

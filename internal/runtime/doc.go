@@ -29,6 +29,12 @@
 // inside the root filesystem, so a symlink in an image cannot redirect a
 // mount onto the host.
 //
+// Init looks the program up (process.args[0], with exec.LookPath against
+// the PATH of process.env, inside the container, as its user) before it
+// reports ready, as runc does: create and exec fail with the reason
+// (`exec: "x": executable file not found in $PATH`, `exec: "/etc/passwd":
+// permission denied`), not the container after start.
+//
 // # State
 //
 // Each container has a directory under the runtime root (default

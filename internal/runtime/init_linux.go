@@ -163,10 +163,6 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 		}
 	}
 	env := p.Env
-	path, err := lookPath(p.Args[0], env)
-	if err != nil {
-		return err
-	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
 	}
@@ -185,6 +181,14 @@ func runInit(cfg *initConfig, conn *syncConn) error {
 		}
 	}
 	if err := setupUser(p); err != nil {
+		return err
+	}
+	// The program is looked up now, inside the container, as its user and
+	// in its working directory, so that create (or exec) fails with the
+	// reason rather than the container after start; execve uses the path
+	// found here.
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
 		return err
 	}
 	if p.NoNewPrivileges {
@@ -250,30 +254,28 @@ func execWithRlimits(path string, argv, env []string, late []rlimit) error {
 	return fmt.Errorf("exec %s: %w", argv[0], errno)
 }
 
-// lookPath finds argv0 with the container's PATH, inside the container.
+// lookPath finds argv0 as runc does: with exec.LookPath, whose error texts
+// Docker users know (`exec: "x": executable file not found in $PATH`,
+// `exec: "/etc/passwd": permission denied`), against the container's PATH:
+// the last PATH in env, none when env has none. It sets PATH in this
+// process's own environment, which init cleared and never passes on.
 func lookPath(argv0 string, env []string) (string, error) {
-	if strings.Contains(argv0, "/") {
-		if _, err := os.Stat(argv0); err != nil {
-			return "", fmt.Errorf("exec %s: %w", argv0, err)
-		}
-		return argv0, nil
-	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	pathEnv, ok := "", false
 	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "PATH="); ok {
-			pathEnv = v
+		if v, found := strings.CutPrefix(e, "PATH="); found {
+			pathEnv, ok = v, true
 		}
 	}
-	for _, dir := range strings.Split(pathEnv, ":") {
-		if dir == "" {
-			dir = "."
-		}
-		p := dir + "/" + argv0
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
+	var err error
+	if ok {
+		err = os.Setenv("PATH", pathEnv)
+	} else {
+		err = os.Unsetenv("PATH")
 	}
-	return "", fmt.Errorf("exec %s: %w", argv0, exec.ErrNotFound)
+	if err != nil {
+		return "", fmt.Errorf("set PATH for the program lookup: %w", err)
+	}
+	return exec.LookPath(argv0)
 }
 
 // closeExtraFDs marks every descriptor from lowest on close-on-exec.

@@ -484,13 +484,8 @@ func (r *rootfsSetup) devices() error {
 	if !ownDev {
 		return nil
 	}
-	links := [][2]string{
-		{"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"},
-		{"/proc/kcore", "/dev/core"},
-	}
+	_, err := os.Stat("/proc/kcore")
+	links := devSymlinks(err == nil)
 	devDir, err := openInRoot(r.root, "/dev", unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
@@ -509,6 +504,22 @@ func (r *rootfsSetup) devices() error {
 		}
 	}
 	return nil
+}
+
+// devSymlinks are the symlinks (target, link) made in a container's own
+// /dev. /dev/core is made only when the host has /proc/kcore (the kernel
+// may be built without CONFIG_PROC_KCORE), as runc does.
+func devSymlinks(kcore bool) [][2]string {
+	links := [][2]string{
+		{"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
+	}
+	if kcore {
+		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
+	}
+	return links
 }
 
 func (r *rootfsSetup) device(d specs.LinuxDevice) error {

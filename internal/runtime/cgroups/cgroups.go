@@ -117,7 +117,8 @@ type Manager interface {
 	// cgroup; 0 when the memory controller is not there.
 	OOMKillCount() (uint64, error)
 	// Kill sends sig to every process of the cgroup. Processes that exit
-	// meanwhile are not an error.
+	// meanwhile are not an error, nor is a cgroup that no longer exists or
+	// disappears while Kill runs: nothing is left to kill.
 	Kill(sig syscall.Signal) error
 	// Destroy removes the cgroup directories and their descendants, waiting
 	// briefly for exiting processes to leave. Directories already gone are

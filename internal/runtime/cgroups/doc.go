@@ -107,7 +107,8 @@
 //   - Kill freezes the cgroup (for at most a second) around the signals so
 //     that forks cannot escape them, and thaws it afterwards if it froze it,
 //     or for SIGKILL. On v2, SIGKILL uses cgroup.kill when the kernel has
-//     it (5.14+).
+//     it (5.14+). A cgroup removed before or during Kill (its processes
+//     exited and a delete raced with the kill) is not an error.
 //   - Freezing a v2 cgroup needs cgroup.freeze (Linux 5.2+); without it,
 //     Freeze is ErrNotSupported and State says Thawed. Without a v1
 //     freezer hierarchy Freeze is ErrNoController.

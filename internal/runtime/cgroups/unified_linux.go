@@ -480,7 +480,10 @@ func (m *unifiedManager) Kill(sig syscall.Signal) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, fs.ErrNotExist) || !m.Exists() {
+		if isGone(err) && !m.Exists() {
+			return nil // the cgroup is gone: nothing is left to kill
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("kill cgroup: %w", err)
 		}
 		// No cgroup.kill before Linux 5.14: signal one by one.
@@ -603,8 +606,15 @@ const killFreezeTimeout = time.Second
 // when it can, so that no process forks a child that escapes the signal, and
 // thaws it afterwards if it froze it, or for SIGKILL so the processes can
 // die. A container paused before keeps its other signals pending.
+//
+// A cgroup that disappears meanwhile (its last process exited and someone
+// removed it) has nothing left to kill: its missing directory or files are
+// not an error.
 func killAll(m freezer, sig syscall.Signal) error {
 	state, err := m.State()
+	if isGone(err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("kill cgroup: %w", err)
 	}
@@ -615,9 +625,11 @@ func killAll(m freezer, sig syscall.Signal) error {
 	pids, err := m.Pids()
 	if err == nil {
 		err = signalPids(pids, sig)
+	} else if isGone(err) {
+		err = nil
 	}
 	if froze || (sig == syscall.SIGKILL && state != Thawed) {
-		if terr := m.setFrozen(false, killFreezeTimeout); terr != nil {
+		if terr := m.setFrozen(false, killFreezeTimeout); terr != nil && !isGone(terr) {
 			err = errors.Join(err, terr)
 		}
 	}
@@ -625,4 +637,11 @@ func killAll(m freezer, sig syscall.Signal) error {
 		return fmt.Errorf("kill cgroup: %w", err)
 	}
 	return nil
+}
+
+// isGone reports whether err says a cgroup directory or one of its files
+// no longer exists: ENOENT from a lookup, or ENODEV from kernfs for a file
+// of a cgroup removed while it was open.
+func isGone(err error) bool {
+	return err != nil && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV))
 }
