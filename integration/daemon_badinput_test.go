@@ -48,9 +48,9 @@ func TestDaemonBadInput(t *testing.T) {
 	huge = append(huge, `"]}`...)
 	for _, tc := range []struct {
 		method, path, body string
-		raw               []byte
-		code              int
-		want              string
+		raw                []byte
+		code               int
+		want               string
 	}{
 		{"POST", "/containers/create", `{"Image": "bb", `, nil, 400, "invalid JSON"},
 		{"POST", "/containers/create", `{"Image": 5}`, nil, 400, "cannot unmarshal number"},
