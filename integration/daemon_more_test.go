@@ -148,7 +148,7 @@ func TestDaemonInteractive(t *testing.T) {
 func TestDaemonInspectAndManage(t *testing.T) {
 	d := startDaemon(t)
 	d.busyboxImage("bb")
-	d.must("run", "-d", "--name", "mm", "--network", "none", "--memory", "64m", "bb", "sh", "-c", "echo one; echo two >&2; echo three; exec sleep 1000")
+	d.must("run", "-d", "--name", "mm", "--network", "none", "--memory", "64m", "bb", "sh", "-c", "echo one; echo two >&2; sleep 0.3; echo three; exec sleep 1000")
 
 	top := d.must("top", "mm")
 	if !strings.Contains(top, "PID") || !strings.Contains(top, "sleep 1000") {

@@ -64,8 +64,10 @@ func TestDaemonLiveRestore(t *testing.T) {
 		prev = ts
 		n++
 	}
-	if n < 50 || worst > time.Second {
-		t.Errorf("ticker log: %d lines, largest gap %v (want >= 50 lines, gap < 1s)", n, worst)
+	// ~7 s at one line per 100 ms: at least 30 lines even on a loaded
+	// machine; what matters is that no second went unlogged.
+	if n < 30 || worst > time.Second {
+		t.Errorf("ticker log: %d lines, largest gap %v (want >= 30 lines, gap < 1s)", n, worst)
 	}
 	d.must("stop", "ticker")
 	if out := d.must("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ticker"); out != "exited 0\n" {
