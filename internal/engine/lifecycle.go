@@ -170,7 +170,12 @@ func (e *Engine) handleExit(ctx context.Context, ev monitor.Event) {
 	if restart {
 		c.rec.State.Status = StatusRestarting
 	}
-	_ = e.save(ctx, c)
+	// A --rm container's record is deleted right after: one sync less on
+	// the path of every docker run --rm. (A crash in between leaves the
+	// record running; the next start finds it gone and removes it.)
+	if !c.rec.HostConfig.AutoRemove || restart {
+		_ = e.save(ctx, c)
+	}
 	close(c.exited)
 	c.exited = make(chan struct{})
 	rec = *c.rec

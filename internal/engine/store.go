@@ -21,6 +21,10 @@ func openStore(path string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open container store %s: %w", path, err)
 	}
+	// Batch waits MaxBatchDelay (10 ms by default) for other writers to
+	// join: on the path of every docker run that is most of a save. A
+	// millisecond still lets concurrent runs share one sync.
+	db.MaxBatchDelay = time.Millisecond
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketContainers)
 		return err
