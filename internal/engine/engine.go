@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.byName[r.Name] = r.ID
 	}
 	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	e.collectOrphans(ctx)
 	if err := e.reconcile(ctx); err != nil {
 		e.cancel()
 		st.close()

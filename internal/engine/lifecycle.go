@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-dev/shoal/internal/errdefs"
 	"github.com/shoal-dev/shoal/internal/monitor"
+	"github.com/shoal-dev/shoal/internal/mount"
 	"github.com/shoal-dev/shoal/internal/runtime/cgroups"
 )
 
@@ -508,17 +509,18 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	}
 	e.stopHealth(c)
 	e.unmountRootfs(ctx, c)
-	if err := e.cfg.Images.RemoveRootFS(ctx, rec.ID); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove root filesystem of %s: %w", ShortID(rec.ID), err)
-	}
-	e.releaseVolumes(ctx, rec.ID, rec.Mounts, o.RemoveVolumes)
-	if err := os.RemoveAll(e.containerDir(rec.ID)); err != nil {
-		return fmt.Errorf("remove container %s: %w", ShortID(rec.ID), err)
-	}
-	_ = os.RemoveAll(e.bundleDir(rec.ID))
+	// The record goes first, so a wait for the removal answers at once;
+	// the files follow. A crash in between leaves directories without a
+	// record, which the next daemon start removes (collectOrphans).
 	if err := e.store.delete(ctx, rec.ID); err != nil {
 		return err
 	}
+	defer func() {
+		if err := e.removeFiles(ctx, rec.ID); err != nil {
+			e.log.Warn("remove container files", "id", rec.ID, "err", err)
+		}
+		e.releaseVolumes(ctx, rec.ID, rec.Mounts, o.RemoveVolumes)
+	}()
 	e.mu.Lock()
 	delete(e.byID, rec.ID)
 	if e.byName[rec.Name] == rec.ID {
@@ -653,4 +655,48 @@ func ParseSignal(s string) (unix.Signal, error) {
 		}
 	}
 	return 0, fmt.Errorf("Invalid signal: %s: %w", s, errdefs.ErrInvalidArgument)
+}
+
+// removeFiles removes a container's writable layer and directories.
+func (e *Engine) removeFiles(ctx context.Context, id string) error {
+	var errs []error
+	if err := mount.UnmountAll(e.rootfsDir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.cfg.Images.RemoveRootFS(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("remove root filesystem: %w", err))
+	}
+	if err := os.RemoveAll(e.containerDir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(e.bundleDir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// collectOrphans removes the files of containers that have no record: a
+// removal the daemon did not finish.
+func (e *Engine) collectOrphans(ctx context.Context) {
+	seen := map[string]bool{}
+	for _, dir := range []string{filepath.Join(e.cfg.DataRoot, "containers"), filepath.Join(e.cfg.ExecRoot, "containers")} {
+		ents, _ := os.ReadDir(dir)
+		for _, ent := range ents {
+			id := ent.Name()
+			if seen[id] || len(id) != 64 || !isHexString(id) {
+				continue
+			}
+			seen[id] = true
+			e.mu.RLock()
+			_, ok := e.byID[id]
+			e.mu.RUnlock()
+			if ok {
+				continue
+			}
+			e.log.Info("removing the files of a container without a record", "id", id)
+			if err := e.removeFiles(ctx, id); err != nil {
+				e.log.Warn("remove orphaned container files", "id", id, "err", err)
+			}
+		}
+	}
 }
