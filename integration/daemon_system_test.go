@@ -30,6 +30,15 @@ func TestDaemonSystem(t *testing.T) {
 		t.Errorf("image inspect = %q", out)
 	}
 
+	// --platform: the image's own platform runs, another one is refused
+	// (the CLI then tries to pull it: --pull never keeps this offline).
+	if out := d.must("run", "--rm", "--network", "none", "--platform", "linux/amd64", "bb", "true"); out != "" {
+		t.Errorf("run --platform linux/amd64 = %q", out)
+	}
+	if out, code := d.docker("create", "--pull", "never", "--network", "none", "--platform", "linux/arm64", "bb"); code == 0 || !strings.Contains(out, "does not match the specified platform") {
+		t.Errorf("create --platform linux/arm64 = %d %q", code, out)
+	}
+
 	// An image a container uses is not removed without force.
 	d.must("create", "--name", "user", "--network", "none", "baked:v1")
 	if out, code := d.docker("rmi", "baked:v1"); code == 0 || !strings.Contains(out, "must force") {

@@ -197,8 +197,10 @@ func (s *server) createContainer(ctx context.Context, w http.ResponseWriter, r *
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	if p := r.URL.Query().Get("platform"); p != "" && p != "linux/amd64" && p != "linux" && !strings.HasPrefix(p, "linux/") {
-		return invalidf("invalid platform %q: only linux is supported", p)
+	if p := r.URL.Query().Get("platform"); p != "" {
+		if err := s.checkPlatform(ctx, req.Config, p); err != nil {
+			return err
+		}
 	}
 	id, warnings, err := s.containers.Create(ctx, r.URL.Query().Get("name"), req)
 	if err != nil {
@@ -640,3 +642,25 @@ func pipeStreams(conn *hijackedConn, s *monitor.Stream, tty, stdin bool, detachK
 }
 
 var _ = errdefs.ErrNotFound
+
+// checkPlatform refuses, as dockerd does, an image whose platform is not
+// the one asked for (--platform): a 404, so the CLI pulls the right one.
+func (s *server) checkPlatform(ctx context.Context, cfg *container.Config, platform string) error {
+	osName, arch, _ := strings.Cut(platform, "/")
+	arch, _, _ = strings.Cut(arch, "/")
+	if osName != "linux" {
+		return invalidf("invalid platform %q: only linux is supported", platform)
+	}
+	if cfg == nil || cfg.Image == "" {
+		return nil
+	}
+	img, err := s.images.Get(ctx, cfg.Image)
+	if err != nil {
+		return nil // create reports the missing image
+	}
+	if arch != "" && img.Config.Architecture != arch {
+		return &classError{msg: fmt.Sprintf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s/%s",
+			cfg.Image, platform, img.Config.OS, img.Config.Architecture), class: errdefs.ErrNotFound}
+	}
+	return nil
+}
