@@ -305,9 +305,9 @@ func newConfigDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{
-		t: t, tmp: tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
-		sock: filepath.Join(tmp, "d.sock"), cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]),
-		cfg: filepath.Join(tmp, "docker-config"),
+		dockerCLI: dockerCLI{t: t, sock: filepath.Join(tmp, "d.sock"), cfg: filepath.Join(tmp, "docker-config")},
+		tmp:       tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
+		cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]),
 	}
 	t.Cleanup(d.cleanup)
 	return d

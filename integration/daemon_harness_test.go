@@ -25,12 +25,10 @@ import (
 // daemon is a `shoal daemon` on temporary roots, driven with the real
 // docker CLI.
 type daemon struct {
-	t            *testing.T
+	dockerCLI
 	tmp          string
 	data, run    string
-	sock         string
 	cgroupParent string
-	cfg          string
 	args         []string
 	cmd          *exec.Cmd
 	exited       chan error
@@ -52,9 +50,9 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{
-		t: t, tmp: tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
-		sock: filepath.Join(tmp, "d.sock"), cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]),
-		cfg: filepath.Join(tmp, "docker-config"), args: extra,
+		dockerCLI: dockerCLI{t: t, sock: filepath.Join(tmp, "d.sock"), cfg: filepath.Join(tmp, "docker-config")},
+		tmp:       tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
+		cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]), args: extra,
 	}
 	t.Cleanup(d.cleanup)
 	d.start()
@@ -195,13 +193,21 @@ func tail(s string, n int) string {
 	return s
 }
 
-func (d *daemon) env() []string {
-	return append(os.Environ(), "DOCKER_HOST=unix://"+d.sock, "DOCKER_CONFIG="+d.cfg)
+// dockerCLI runs the docker CLI against one engine's socket with a
+// private client configuration; Shoal's and dockerd's harnesses embed it.
+type dockerCLI struct {
+	t         *testing.T
+	sock, cfg string
+	label     string // named in failures when not Shoal
 }
 
-func (d *daemon) dockerCtx(ctx context.Context, stdin []byte, args ...string) (string, error) {
+func (c *dockerCLI) env() []string {
+	return append(os.Environ(), "DOCKER_HOST=unix://"+c.sock, "DOCKER_CONFIG="+c.cfg)
+}
+
+func (c *dockerCLI) dockerCtx(ctx context.Context, stdin []byte, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = d.env()
+	cmd.Env = c.env()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -211,27 +217,27 @@ func (d *daemon) dockerCtx(ctx context.Context, stdin []byte, args ...string) (s
 
 // docker runs the docker CLI and returns its combined output and exit
 // code.
-func (d *daemon) docker(args ...string) (string, int) {
-	d.t.Helper()
-	ctx, cancel := context.WithTimeout(d.t.Context(), 2*time.Minute)
+func (c *dockerCLI) docker(args ...string) (string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), 2*time.Minute)
 	defer cancel()
-	out, err := d.dockerCtx(ctx, nil, args...)
+	out, err := c.dockerCtx(ctx, nil, args...)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return out, ee.ExitCode()
 	}
 	if err != nil {
-		d.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+		c.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
 	}
 	return out, 0
 }
 
 // must runs docker and fails the test unless it exits 0.
-func (d *daemon) must(args ...string) string {
-	d.t.Helper()
-	out, code := d.docker(args...)
+func (c *dockerCLI) must(args ...string) string {
+	c.t.Helper()
+	out, code := c.docker(args...)
 	if code != 0 {
-		d.t.Fatalf("docker %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		c.t.Fatalf("docker %s%s: exit %d\n%s", strings.Join(args, " "), c.label, code, out)
 	}
 	return out
 }

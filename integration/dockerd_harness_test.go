@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -33,10 +32,8 @@ import (
 // containerd shims, containerd and dockerd, and removes the cgroups and
 // files, even when the test fails.
 type dockerd struct {
-	t            *testing.T
+	dockerCLI
 	tmp          string
-	sock         string
-	cfg          string
 	cgroupParent string
 	cmd          *exec.Cmd
 	exited       chan error
@@ -89,7 +86,7 @@ func startDockerd(t *testing.T) *dockerd {
 		t.Fatal(err)
 	}
 	k := &dockerd{
-		t: t, tmp: tmp, sock: filepath.Join(tmp, "docker.sock"), cfg: filepath.Join(tmp, "docker-config"),
+		dockerCLI:    dockerCLI{t: t, sock: filepath.Join(tmp, "docker.sock"), cfg: filepath.Join(tmp, "docker-config"), label: " (dockerd)"},
 		cgroupParent: "/shoal-dockerd-test-" + hex.EncodeToString(b[:]), logs: &lockedBuffer{},
 	}
 	_, err = os.Stat("/run/containerd")
@@ -141,47 +138,6 @@ func startDockerd(t *testing.T) *dockerd {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func (k *dockerd) env() []string {
-	return append(os.Environ(), "DOCKER_HOST=unix://"+k.sock, "DOCKER_CONFIG="+k.cfg)
-}
-
-func (k *dockerd) dockerCtx(ctx context.Context, stdin []byte, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = k.env()
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// docker runs the docker CLI against dockerd and returns its combined
-// output and exit code.
-func (k *dockerd) docker(args ...string) (string, int) {
-	k.t.Helper()
-	ctx, cancel := context.WithTimeout(k.t.Context(), 2*time.Minute)
-	defer cancel()
-	out, err := k.dockerCtx(ctx, nil, args...)
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return out, ee.ExitCode()
-	}
-	if err != nil {
-		k.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
-	}
-	return out, 0
-}
-
-// must runs docker against dockerd and fails the test unless it exits 0.
-func (k *dockerd) must(args ...string) string {
-	k.t.Helper()
-	out, code := k.docker(args...)
-	if code != 0 {
-		k.t.Fatalf("docker %s (dockerd): exit %d\n%s", strings.Join(args, " "), code, out)
-	}
-	return out
 }
 
 func (k *dockerd) cleanup() {
