@@ -220,10 +220,14 @@ func (e *Engine) list() []*ctr {
 		out = append(out, c)
 	}
 	e.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].snapshot(), out[j].snapshot()
-		return a.Created.After(b.Created)
-	})
+	// Each record is read once under its lock, not at every comparison.
+	created := make(map[*ctr]time.Time, len(out))
+	for _, c := range out {
+		c.mu.Lock()
+		created[c] = c.rec.Created
+		c.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return created[out[i]].After(created[out[j]]) })
 	return out
 }
 
