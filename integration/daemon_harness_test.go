@@ -148,13 +148,22 @@ func (d *daemon) cleanup() {
 	for _, dir := range cgroupDirs(d.cgroupParent) {
 		removeCgroupTree(dir)
 	}
+	if !isTestTemp(d.tmp) {
+		d.t.Errorf("clean-up: %q is not a test temp dir; not unmounting or removing it", d.tmp)
+		return
+	}
 	if err := mount.UnmountAll(d.tmp); err != nil {
 		d.t.Logf("unmount %s: %v", d.tmp, err)
 	}
 	_ = os.RemoveAll(d.tmp)
 }
 
+// killCgroup SIGKILLs every process in the cgroup tree at dir, which
+// must be a test's own cgroup (see isTestCgroup).
 func killCgroup(dir string) {
+	if !isTestCgroup(dir) {
+		panic("killCgroup: " + dir + " is not a test cgroup")
+	}
 	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() && filepath.Base(p) == "cgroup.procs" {
 			b, _ := os.ReadFile(p)
@@ -168,7 +177,27 @@ func killCgroup(dir string) {
 	})
 }
 
+// isTestCgroup says whether dir is a cgroup a test made: one whose
+// top-level name below a hierarchy starts with "shoal-" and mentions
+// "test". Anything else (a hierarchy root, an empty parent) could hold
+// the machine's own processes.
+func isTestCgroup(dir string) bool {
+	rel, err := filepath.Rel("/sys/fs/cgroup", filepath.Clean(dir))
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if strings.HasPrefix(part, "shoal-") && strings.Contains(part, "test") {
+			return true
+		}
+	}
+	return false
+}
+
 func removeCgroupTree(dir string) {
+	if !isTestCgroup(dir) {
+		panic("removeCgroupTree: " + dir + " is not a test cgroup")
+	}
 	var dirs []string
 	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.IsDir() {

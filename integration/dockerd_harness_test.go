@@ -86,6 +86,7 @@ func startDockerd(t *testing.T) *dockerd {
 		t.Fatal(err)
 	}
 	k := &dockerd{
+		tmp:          tmp,
 		dockerCLI:    dockerCLI{t: t, sock: filepath.Join(tmp, "docker.sock"), cfg: filepath.Join(tmp, "docker-config"), label: " (dockerd)"},
 		cgroupParent: "/shoal-dockerd-test-" + hex.EncodeToString(b[:]), logs: &lockedBuffer{},
 	}
@@ -167,6 +168,10 @@ func (k *dockerd) cleanup() {
 	// containerd and its shims name the temp dir on their command lines
 	// (shims have process groups of their own); the containers are in
 	// the test's cgroups.
+	if !isTestTemp(k.tmp) {
+		k.t.Errorf("clean-up: %q is not a test temp dir; not killing, unmounting or removing anything for it", k.tmp)
+		return
+	}
 	killMentioning(k.tmp + "/")
 	for _, dir := range cgroupDirs(k.cgroupParent) {
 		killCgroup(dir)
@@ -191,8 +196,13 @@ func (k *dockerd) cleanup() {
 	}
 }
 
-// killMentioning SIGKILLs every process whose command line contains s.
+// killMentioning SIGKILLs every process whose command line contains s,
+// which must name a directory under the system's temp dir: a short or
+// empty s would match (and kill) every process on the machine.
 func killMentioning(s string) {
+	if !isTestTemp(s) {
+		panic("killMentioning: refusing to kill processes mentioning " + strconv.Quote(s) + ": not a test temp dir")
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return
@@ -211,4 +221,13 @@ func killMentioning(s string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// isTestTemp says whether dir is a directory below the system's temp dir
+// (not the temp dir itself), the only places the harnesses' clean-up may
+// kill processes for or unmount and remove.
+func isTestTemp(dir string) bool {
+	dir = filepath.Clean(dir)
+	base := filepath.Clean(os.TempDir())
+	return strings.HasPrefix(dir, base+"/") && len(dir) > len(base)+len("/shoal-")
 }
