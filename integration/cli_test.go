@@ -56,7 +56,7 @@ func mask(s string) string {
 // TestShoalCLI runs the shoal CLI's verbs against a daemon and compares
 // what they print with what the docker CLI prints for the same commands.
 func TestShoalCLI(t *testing.T) {
-	d := startDaemon(t)
+	d := startDaemonHostNet(t)
 	d.busyboxImage("bb")
 
 	// same runs a command with both CLIs and wants the same (masked)

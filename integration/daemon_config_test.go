@@ -39,7 +39,7 @@ import (
 func TestDaemonTLS(t *testing.T) {
 	pki := newDaemonTLSFiles(t)
 	addr := "127.0.0.1:" + freeTCPPort(t)
-	d := startDaemon(t, "-H", "tcp://"+addr, "--tlsverify",
+	d := startDaemonHostNet(t, "-H", "tcp://"+addr, "--tlsverify",
 		"--tlscacert", pki.ca, "--tlscert", pki.serverCert, "--tlskey", pki.serverKey)
 	waitFor(t, "the TCP listener", 10*time.Second, func() bool {
 		c, err := net.Dial("tcp", addr)
@@ -308,6 +308,7 @@ func newConfigDaemon(t *testing.T) *daemon {
 		dockerCLI: dockerCLI{t: t, sock: filepath.Join(tmp, "d.sock"), cfg: filepath.Join(tmp, "docker-config")},
 		tmp:       tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
 		cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]),
+		netns:        daemonNetNS(t),
 	}
 	t.Cleanup(d.cleanup)
 	return d
@@ -317,7 +318,7 @@ func newConfigDaemon(t *testing.T) *daemon {
 func (d *daemon) launch(args ...string) {
 	d.t.Helper()
 	d.logs = &bytes.Buffer{}
-	d.cmd = exec.Command(shoalBin, args...)
+	d.cmd = d.command(args...)
 	d.cmd.Stderr = d.logs
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/shoal-dev/shoal/internal/mount"
 	"github.com/shoal-dev/shoal/internal/testutil"
@@ -29,15 +32,48 @@ type daemon struct {
 	tmp          string
 	data, run    string
 	cgroupParent string
-	args         []string
-	cmd          *exec.Cmd
+	// netns is the network namespace the daemon (and so its monitor,
+	// bridges, nftables table and host-network containers) lives in: its
+	// own, so no test touches the host's network or another test's.
+	netns string
+	// daemonEnv is added to the daemon's environment.
+	daemonEnv []string
+	args      []string
+	cmd       *exec.Cmd
 	exited       chan error
 	logs         *bytes.Buffer
 }
 
-// startDaemon starts a daemon and registers its clean-up: containers,
-// the monitor, mounts and cgroups go even when the test fails.
+// startDaemon starts a daemon in a network namespace of its own and
+// registers its clean-up: containers, the monitor, mounts, cgroups and
+// the namespace (with its bridges and rules) go even when the test fails.
 func startDaemon(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	return newDaemon(t, false, extra...)
+}
+
+// startDaemonHostNet starts a daemon in the host's network namespace,
+// for tests that need the host's loopback (a registry, a TCP listener the
+// test dials). It runs with --bridge=none and such tests make no
+// networks, so it creates nothing in the host's network.
+func startDaemonHostNet(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	return newDaemon(t, true, append([]string{"--bridge=none"}, extra...)...)
+}
+
+// startDaemonEnv is startDaemon with env added to the daemon's
+// environment.
+func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
+	t.Helper()
+	return newDaemonEnv(t, false, env, extra...)
+}
+
+func newDaemon(t *testing.T, hostNet bool, extra ...string) *daemon {
+	t.Helper()
+	return newDaemonEnv(t, hostNet, nil, extra...)
+}
+
+func newDaemonEnv(t *testing.T, hostNet bool, env []string, extra ...string) *daemon {
 	t.Helper()
 	testutil.RequiresRoot(t)
 	if _, err := exec.LookPath("docker"); err != nil {
@@ -52,11 +88,59 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	d := &daemon{
 		dockerCLI: dockerCLI{t: t, sock: filepath.Join(tmp, "d.sock"), cfg: filepath.Join(tmp, "docker-config")},
 		tmp:       tmp, data: filepath.Join(tmp, "data"), run: filepath.Join(tmp, "run"),
-		cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]), args: extra,
+		cgroupParent: "/shoal-test-" + hex.EncodeToString(b[:]), args: extra, daemonEnv: env,
+	}
+	if !hostNet {
+		d.netns = daemonNetNS(t)
 	}
 	t.Cleanup(d.cleanup)
 	d.start()
 	return d
+}
+
+// daemonNetNS makes a network namespace for a test daemon, with lo up
+// as a host has it.
+func daemonNetNS(t *testing.T) string {
+	t.Helper()
+	ns := testutil.NewNetNS(t)
+	if err := testutil.InNetNS(ns, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(lo)
+	}); err != nil {
+		t.Fatalf("bring lo up in the daemon's namespace: %v", err)
+	}
+	return ns
+}
+
+// command is shoal with args, run in the daemon's network namespace.
+func (d *daemon) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(shoalBin, args...)
+	if d.netns != "" {
+		cmd = exec.Command("nsenter", append([]string{"--net=" + d.netns, shoalBin}, args...)...)
+	}
+	if len(d.daemonEnv) > 0 {
+		cmd.Env = append(os.Environ(), d.daemonEnv...)
+	}
+	return cmd
+}
+
+// daemonNS is the daemon's namespace of kind, as readlink shows it.
+func (d *daemon) daemonNS(kind string) string {
+	d.t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", d.cmd.Process.Pid, kind))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return l
+}
+
+// inNetNS runs fn in the daemon's network namespace (a locked thread
+// that is thrown away afterwards).
+func (d *daemon) inNetNS(fn func() error) error {
+	return testutil.InNetNS(d.netns, fn)
 }
 
 func (d *daemon) start() {
@@ -64,7 +148,7 @@ func (d *daemon) start() {
 	args := append([]string{"daemon", "--data-root", d.data, "--exec-root", d.run, "-H", "unix://" + d.sock,
 		"--cgroup-parent", d.cgroupParent, "--log-level", "debug"}, d.args...)
 	d.logs = &bytes.Buffer{}
-	d.cmd = exec.Command(shoalBin, args...)
+	d.cmd = d.command(args...)
 	d.cmd.Stderr = d.logs
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -250,7 +334,11 @@ func (c *dockerCLI) docker(args ...string) (string, int) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.t.Context(), 2*time.Minute)
 	defer cancel()
+	t0 := time.Now()
 	out, err := c.dockerCtx(ctx, nil, args...)
+	if d := time.Since(t0); d > 3*time.Second {
+		c.t.Logf("slow: docker %s took %v", strings.Join(args, " "), d.Round(time.Millisecond))
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return out, ee.ExitCode()

@@ -75,7 +75,7 @@ auth:
 // TestDaemonLogin: docker login checks credentials through the daemon,
 // and the stored credentials then authorise push and pull.
 func TestDaemonLogin(t *testing.T) {
-	d := startDaemon(t)
+	d := startDaemonHostNet(t)
 	d.busyboxImage("bb")
 	reg := startAuthRegistry(t, "alice", "s3cret")
 	if out, code := d.docker("login", "-u", "alice", "-p", "wrong", reg); code == 0 || !strings.Contains(out, "unauthorized") {

@@ -64,6 +64,7 @@ func addClientCmds(root *cobra.Command) {
 	}
 	root.AddCommand(setupCmd(cl.newContainerCmd()))
 	root.AddCommand(setupCmd(cl.newVolumeCmd()))
+	root.AddCommand(setupCmd(cl.newNetworkCmd()))
 	cl.addImageVerbs(root)
 }
 

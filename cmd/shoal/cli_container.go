@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal/internal/client"
@@ -256,79 +254,6 @@ func (cl *cli) newTopCmd() *cobra.Command {
 	}
 	cmd.Flags().SetInterspersed(false)
 	return cmd
-}
-
-func (cl *cli) newPortCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
-		Short: "List port mappings or a specific mapping for the container",
-		Args:  rangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cl.client()
-			if err != nil {
-				return err
-			}
-			info, _, err := c.ContainerInspect(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			var ports network.PortMap
-			if info.NetworkSettings != nil {
-				ports = info.NetworkSettings.Ports
-			}
-			lines, err := portLines(ports, args[0], args[1:])
-			if err != nil {
-				return err
-			}
-			for _, l := range lines {
-				fmt.Fprintln(out(cmd), l)
-			}
-			return nil
-		},
-	}
-}
-
-// portLines is what `port` prints: every published port as
-// "80/tcp -> 0.0.0.0:8080", or the host addresses of one port.
-func portLines(ports network.PortMap, name string, filter []string) ([]string, error) {
-	if len(filter) == 1 {
-		p := filter[0]
-		if !strings.Contains(p, "/") {
-			p += "/tcp"
-		}
-		want, err := network.ParsePort(p)
-		if err != nil {
-			return nil, fmt.Errorf("Error: invalid port (%s): %w", filter[0], err)
-		}
-		bindings, ok := ports[want]
-		if !ok || bindings == nil {
-			return nil, fmt.Errorf("Error: No public port '%s' published for %s", want, name)
-		}
-		var out []string
-		for _, b := range bindings {
-			out = append(out, hostAddr(b))
-		}
-		return out, nil
-	}
-	var out []string
-	for p, bindings := range ports {
-		for _, b := range bindings {
-			out = append(out, fmt.Sprintf("%s -> %s", p, hostAddr(b)))
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func hostAddr(b network.PortBinding) string {
-	ip := ""
-	if b.HostIP.IsValid() {
-		ip = b.HostIP.String()
-	}
-	if b.HostIP.Is6() {
-		return "[" + ip + "]:" + b.HostPort
-	}
-	return ip + ":" + b.HostPort
 }
 
 func (cl *cli) newDiffCmd() *cobra.Command {

@@ -345,7 +345,7 @@ type containerOptions struct {
 	oomScoreAdj, stopTimeout, healthRetries      int
 	cgroupParent, cgroupns, cidfile, cpusetCpus  string
 	cpusetMems, domainname, entrypoint, hostname string
-	ipc, logDriver, name, network, pid, platform string
+	ipc, logDriver, name, pid, platform          string
 	restart, runtime, stopSignal, user, userns   string
 	uts, workdir, healthCmd, volumeDriver, pull  string
 
@@ -353,6 +353,11 @@ type containerOptions struct {
 
 	detach, interactive, tty, rm, init, noHealthcheck, oomKillDisable bool
 	privileged, publishAll, readOnly, quiet, sigProxy                 bool
+
+	// The network flags: see cli_network.go.
+	netOpt                 networkOpt
+	aliases, links         []string
+	ipv4, ipv6, macAddress string
 
 	unsupported unsupported
 }
@@ -368,7 +373,7 @@ func (o *containerOptions) addFlags(fs *pflag.FlagSet) {
 		fs.VarP(l, name, short, usage)
 		return l
 	}
-	list(&o.extraHosts, "add-host", "", "Add a custom host-to-IP mapping (host:ip)")
+	list(&o.extraHosts, "add-host", "", "Add a custom host-to-IP mapping (host:ip)").validate = validateExtraHost
 	fs.Var(&o.annotations, "annotation", "Add an annotation to the container (passed through to the OCI runtime)")
 	list(&o.attach, "attach", "a", "Attach to STDIN, STDOUT or STDERR").validate = func(s string) (string, error) {
 		switch l := strings.ToLower(s); l {
@@ -393,14 +398,11 @@ func (o *containerOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
 	list(&o.devices, "device", "", "Add a host device to the container")
 	list(&o.deviceCgroupRules, "device-cgroup-rule", "", "Add a rule to the cgroup allowed devices list")
-	list(&o.dns, "dns", "", "Set custom DNS servers").validate = func(s string) (string, error) {
-		if _, err := netip.ParseAddr(s); err != nil {
-			return s, fmt.Errorf("ip address is not correctly formatted: %s", s)
-		}
-		return s, nil
-	}
+	list(&o.dns, "dns", "", "Set custom DNS servers").validate = validateDNS
+	list(&o.dnsOptions, "dns-opt", "", "Set DNS options")
+	_ = fs.MarkHidden("dns-opt")
 	list(&o.dnsOptions, "dns-option", "", "Set DNS options")
-	list(&o.dnsSearch, "dns-search", "", "Set custom DNS search domains")
+	list(&o.dnsSearch, "dns-search", "", "Set custom DNS search domains").validate = validateDNSSearch
 	fs.StringVar(&o.domainname, "domainname", "", "Container NIS domain name")
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	list(&o.env, "env", "e", "Set environment variables").validate = validateEnv
@@ -416,9 +418,12 @@ func (o *containerOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.hostname, "hostname", "h", "", "Container host name")
 	fs.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVarP(&o.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fs.StringVar(&o.ipv4, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&o.ipv6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	fs.StringVar(&o.ipc, "ipc", "", "IPC mode to use")
 	list(&o.labels, "label", "l", "Set meta data on a container")
 	list(&o.labelFile, "label-file", "", "Read in a line delimited file of labels")
+	list(&o.links, "link", "", "Add link to another container").validate = validateLink
 	fs.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container")
 	list(&o.logOpts, "log-opt", "", "Log driver options")
 	fs.VarP(&o.memory, "memory", "m", "Memory limit")
@@ -426,10 +431,15 @@ func (o *containerOptions) addFlags(fs *pflag.FlagSet) {
 	o.memorySwap.swap = true
 	fs.Var(&o.memorySwap, "memory-swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fs.Int64Var(&o.swappiness, "memory-swappiness", -1, "Tune container memory swappiness (0 to 100)")
+	fs.StringVar(&o.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.Var(&o.mounts, "mount", "Attach a filesystem mount to the container")
 	fs.StringVar(&o.name, "name", "", "Assign a name to the container")
-	fs.StringVar(&o.network, "network", "", "Connect a container to a network")
-	fs.Lookup("network").DefValue = ""
+	fs.Var(&o.netOpt, "net", "Connect a container to a network")
+	_ = fs.MarkHidden("net")
+	fs.Var(&o.netOpt, "network", "Connect a container to a network")
+	list(&o.aliases, "net-alias", "", "Add network-scoped alias for the container")
+	_ = fs.MarkHidden("net-alias")
+	list(&o.aliases, "network-alias", "", "Add network-scoped alias for the container")
 	fs.BoolVar(&o.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
 	fs.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 	fs.IntVar(&o.oomScoreAdj, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
@@ -474,14 +484,9 @@ func (o *containerOptions) addFlags(fs *pflag.FlagSet) {
 	u.add(fs, "gpus", "", "gpu-request", "GPU devices to add to the container ('all' to pass all GPUs)")
 	u.add(fs, "io-maxbandwidth", "", "bytes", "Maximum IO bandwidth limit for the system drive (Windows only)")
 	u.add(fs, "io-maxiops", "", "uint", "Maximum IOps limit for the system drive (Windows only)")
-	u.add(fs, "ip", "", "string", "IPv4 address (e.g., 172.30.100.104)")
-	u.add(fs, "ip6", "", "string", "IPv6 address (e.g., 2001:db8::33)")
 	u.add(fs, "isolation", "", "string", "Container isolation technology")
 	u.add(fs, "kernel-memory", "", "bytes", "Kernel memory limit")
-	u.add(fs, "link", "", "list", "Add link to another container")
 	u.add(fs, "link-local-ip", "", "list", "Container IPv4/IPv6 link-local addresses")
-	u.add(fs, "mac-address", "", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
-	u.add(fs, "network-alias", "", "list", "Add network-scoped alias for the container")
 	u.add(fs, "use-api-socket", "", "bool", "Bind mount Docker API socket and required auth")
 	// Content trust is off in Shoal, as it is by default in Docker:
 	// --disable-content-trust (=true) changes nothing.
@@ -552,6 +557,11 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 	if !fs.Changed("disable-content-trust") {
 	} else if v, _ := fs.GetBool("disable-content-trust"); !v {
 		return nil, errors.New("content trust is not supported by shoal: --disable-content-trust=false")
+	}
+	if o.macAddress != "" {
+		if _, err := validateMAC(o.macAddress); err != nil {
+			return nil, err
+		}
 	}
 	switch o.pull {
 	case "always", "missing", "never":
@@ -627,24 +637,9 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 		entrypoint = []string{""}
 	}
 
-	exposed := network.PortSet{}
-	bindings := network.PortMap{}
-	for _, p := range o.publish {
-		port, b, err := parsePublish(p)
-		if err != nil {
-			return nil, err
-		}
-		exposed[port] = struct{}{}
-		bindings[port] = append(bindings[port], b)
-	}
-	for _, e := range o.expose {
-		pr, err := network.ParsePortRange(e)
-		if err != nil {
-			return nil, fmt.Errorf("invalid range format for --expose: %w", err)
-		}
-		for p := range pr.All() {
-			exposed[p] = struct{}{}
-		}
+	exposed, bindings, err := parsePorts(o.publish, o.expose)
+	if err != nil {
+		return nil, err
 	}
 
 	devices := make([]container.DeviceMapping, 0, len(o.devices))
@@ -793,10 +788,6 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 		cfg.StdinOnce = true
 	}
 
-	netMode := o.network
-	if netMode == "" {
-		netMode = "default"
-	}
 	hc := &container.HostConfig{
 		Binds:           binds,
 		ContainerIDFile: o.cidfile,
@@ -811,7 +802,8 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 		ExtraHosts:      o.extraHosts,
 		VolumesFrom:     o.volumesFrom,
 		IpcMode:         container.IpcMode(o.ipc),
-		NetworkMode:     container.NetworkMode(netMode),
+		NetworkMode:     container.NetworkMode(o.netOpt.mode()),
+		Links:           o.links,
 		PidMode:         pidMode,
 		UTSMode:         utsMode,
 		UsernsMode:      usernsMode,
@@ -848,11 +840,11 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 		init := o.init
 		hc.Init = &init
 	}
-	req := &containerConfig{Config: cfg, HostConfig: hc, NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}}
-	if o.network == "" {
-		req.NetworkingConfig.EndpointsConfig["default"] = &network.EndpointSettings{}
+	eps, err := o.endpointsConfig()
+	if err != nil {
+		return nil, err
 	}
-	return req, nil
+	return &containerConfig{Config: cfg, HostConfig: hc, NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: eps}}, nil
 }
 
 func orEmpty(s []string) []string {
@@ -988,58 +980,4 @@ func parseDevice(s string) (container.DeviceMapping, error) {
 		return container.DeviceMapping{}, fmt.Errorf("%s is not an absolute path", dm.PathInContainer)
 	}
 	return dm, nil
-}
-
-// parsePublish reads one -p: [[IP:]HOSTPORT:]CONTAINERPORT[/PROTO], with
-// single ports (ranges are refused).
-func parsePublish(s string) (network.Port, network.PortBinding, error) {
-	spec, proto, _ := strings.Cut(s, "/")
-	if proto == "" {
-		proto = "tcp"
-	}
-	var ip, host, ctr string
-	if strings.HasPrefix(spec, "[") {
-		// [v6]:host:container
-		end := strings.Index(spec, "]")
-		if end < 0 {
-			return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid IP address: %s", spec)
-		}
-		ip = spec[1:end]
-		rest := strings.TrimPrefix(spec[end+1:], ":")
-		host, ctr, _ = strings.Cut(rest, ":")
-	} else {
-		parts := strings.Split(spec, ":")
-		switch len(parts) {
-		case 1:
-			ctr = parts[0]
-		case 2:
-			host, ctr = parts[0], parts[1]
-		case 3:
-			ip, host, ctr = parts[0], parts[1], parts[2]
-		default:
-			return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid port specification: %q", s)
-		}
-	}
-	if strings.Contains(ctr, "-") || strings.Contains(host, "-") {
-		return network.Port{}, network.PortBinding{}, fmt.Errorf("port ranges are not supported by shoal yet: %q", s)
-	}
-	port, err := network.ParsePort(ctr + "/" + proto)
-	if err != nil {
-		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid containerPort: %s", ctr)
-	}
-	if host != "" {
-		if n, err := strconv.ParseUint(host, 10, 16); err != nil || n == 0 {
-			return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid hostPort: %s", host)
-		}
-	}
-	var b network.PortBinding
-	b.HostPort = host
-	if ip != "" {
-		a, err := netip.ParseAddr(ip)
-		if err != nil {
-			return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid IP address: %s", ip)
-		}
-		b.HostIP = a
-	}
-	return port, b, nil
 }

@@ -37,6 +37,7 @@ var inspectTypes = []struct {
 }{
 	{"container", getContainer},
 	{"image", getImage},
+	{"network", getNetwork},
 	{"volume", getVolume},
 }
 

@@ -150,14 +150,14 @@ func TestParseRunErrors(t *testing.T) {
 		{[]string{"--no-healthcheck", "--health-cmd", "x", "bb"}, "--no-healthcheck conflicts with --health-* options"},
 		{[]string{"--pull", "sometimes", "bb"}, `invalid pull option: 'sometimes'`},
 		{[]string{"--gpus", "all", "bb"}, "the --gpus flag is not supported by shoal yet"},
-		{[]string{"--link", "a:b", "bb"}, "the --link flag is not supported by shoal yet"},
+		{[]string{"--link-local-ip", "169.254.1.1", "bb"}, "the --link-local-ip flag is not supported by shoal yet"},
 		{[]string{"--restart", ":3", "bb"}, "invalid restart policy format: no policy provided before colon"},
 		{[]string{"-v", "relative", "bb"}, "mount path must be absolute"},
 		{[]string{"--pid", "bogus", "bb"}, "--pid: invalid PID mode"},
 		{[]string{"--memory-swappiness", "101", "bb"}, "Valid memory swappiness range is 0-100"},
 		{[]string{"--device", "/dev/x:rw:bad", "bb"}, "bad mode specified: bad"},
 		{[]string{"--security-opt", "seccomp", "bb"}, `invalid --security-opt: "seccomp"`},
-		{[]string{"-p", "8000-8001:80", "bb"}, "port ranges are not supported by shoal yet"},
+		{[]string{"-p", "8000-8002:80-81", "bb"}, "invalid ranges specified for container and host Ports: 80-81 and 8000-8002"},
 		{[]string{"--mount", "type=bind,src=/x", "bb"}, "target is required"},
 	} {
 		_, _, err := parseRun(t, tc.args...)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,13 +26,19 @@ import (
 	"github.com/shoal-dev/shoal/internal/image"
 	"github.com/shoal-dev/shoal/internal/metadata"
 	"github.com/shoal-dev/shoal/internal/monitor"
+	"github.com/shoal-dev/shoal/internal/network"
 	"github.com/shoal-dev/shoal/internal/runtime/driver"
 	"github.com/shoal-dev/shoal/internal/volume"
 )
 
 // The daemon's wiring checks: the concrete services fit the interfaces
 // the API declares.
-var _ api.ImageBackend = (*image.Service)(nil)
+var (
+	_ api.ImageBackend     = (*image.Service)(nil)
+	_ api.NetworkBackend   = (*engine.Engine)(nil)
+	_ api.ContainerBackend = (*engine.Engine)(nil)
+	_ engine.Networks      = (*network.Manager)(nil)
+)
 
 // daemonFlags are the daemon's own flags; the root command's
 // --data-root, --snapshotter and --insecure-registry are read from cmd.
@@ -50,6 +57,8 @@ type daemonFlags struct {
 	defaultRuntime string
 	cgroupParent   string
 	dns            []string
+	bridge         string
+	bip            string
 }
 
 func newDaemonCmd() *cobra.Command {
@@ -100,6 +109,8 @@ func newDaemonCmdFlags() (*cobra.Command, *daemonFlags) {
 	fl.StringVar(&f.defaultRuntime, "default-runtime", "shoal", "the runtime of containers that name none")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "/shoal", "the cgroup containers are made under")
 	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server for containers (default: the host's)")
+	fl.StringVarP(&f.bridge, "bridge", "b", "shoal0", `the default bridge network's bridge; "none" for no default bridge network`)
+	fl.StringVar(&f.bip, "bip", "", "the default bridge's address and subnet (CIDR, e.g. 172.17.0.1/16)")
 	return cmd, f
 }
 
@@ -116,7 +127,7 @@ func (f *daemonFlags) config(cmd *cobra.Command) (*daemonConfig, error) {
 		TLS: f.tls, TLSVerify: f.tlsVerify, TLSCACert: f.tlsCACert, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
 		InsecureRegistries: flagList(cmd, "insecure-registry"), Runtimes: runtimes,
 		DefaultRuntime: f.defaultRuntime, DNS: f.dns, CgroupParent: f.cgroupParent,
-		Snapshotter: flagValue(cmd, "snapshotter", ""),
+		Snapshotter: flagValue(cmd, "snapshotter", ""), Bridge: f.bridge, BIP: f.bip,
 	}
 	lookup := func(name string) (string, bool) {
 		fl := cmd.Flag(name)
@@ -221,7 +232,12 @@ func runDaemon(ctx context.Context, cfg *daemonConfig) error {
 	if err != nil {
 		return err
 	}
-	eng, vols, err := openEngine(ctx, cfg, root, execRoot, svc, log)
+	nets, err := openNetworks(ctx, cfg, root, execRoot, id, log)
+	if err != nil {
+		return err
+	}
+	defer nets.Close()
+	eng, vols, err := openEngine(ctx, cfg, root, execRoot, svc, nets, log)
 	if err != nil {
 		return err
 	}
@@ -259,7 +275,7 @@ func runDaemon(ctx context.Context, cfg *daemonConfig) error {
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Version: version, GitCommit: commit, BuildTime: built, ID: id, DataRoot: root,
-		}, svc, log.With("component", "api"), api.WithContainers(eng), api.WithVolumes(vols)),
+		}, svc, log.With("component", "api"), api.WithContainers(eng), api.WithVolumes(vols), api.WithNetworks(eng)),
 		// Also the deadline of a TLS handshake.
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(handler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),
@@ -299,7 +315,7 @@ func runDaemon(ctx context.Context, cfg *daemonConfig) error {
 
 // openEngine starts (or finds) the monitor and opens the volumes and the
 // container engine.
-func openEngine(ctx context.Context, cfg *daemonConfig, root, execRoot string, images *image.Service, log *slog.Logger) (*engine.Engine, *volume.Store, error) {
+func openEngine(ctx context.Context, cfg *daemonConfig, root, execRoot string, images *image.Service, nets *network.Manager, log *slog.Logger) (*engine.Engine, *volume.Store, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, fmt.Errorf("find own binary: %w", err)
@@ -322,13 +338,70 @@ func openEngine(ctx context.Context, cfg *daemonConfig, root, execRoot string, i
 	eng, err := engine.New(ctx, engine.Config{
 		DataRoot: root, ExecRoot: execRoot, Images: images, Volumes: vols, Monitor: mon,
 		Runtimes: runtimes, DefaultRuntime: cfg.DefaultRuntime, CgroupParent: cfg.CgroupParent,
-		InitPath: exe, DNS: cfg.DNS, Log: log.With("component", "engine"),
+		InitPath: exe, DNS: cfg.DNS, Networks: nets, Log: log.With("component", "engine"),
 	})
 	if err != nil {
 		vols.Close()
 		return nil, nil, err
 	}
 	return eng, vols, nil
+}
+
+// openNetworks opens the network manager: the default bridge (unless
+// --bridge=none), the user's networks, and the embedded DNS forwarding to
+// --dns or the host's resolvers.
+func openNetworks(ctx context.Context, cfg *daemonConfig, root, execRoot, hostID string, log *slog.Logger) (*network.Manager, error) {
+	var bip netip.Prefix
+	if cfg.BIP != "" {
+		p, err := netip.ParsePrefix(cfg.BIP)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --bip %q: %w", cfg.BIP, err)
+		}
+		bip = p
+	}
+	upstreams, err := dnsUpstreams(cfg.DNS)
+	if err != nil {
+		return nil, err
+	}
+	return network.New(ctx, network.Config{
+		Root: filepath.Join(root, "network"), ExecRoot: execRoot, Table: "shoal",
+		DefaultBridge: cfg.Bridge, DefaultBridgeIP: bip, Upstreams: upstreams, HostID: hostID,
+		Log: log.With("component", "network"),
+	})
+}
+
+// dnsUpstreams is where the embedded DNS forwards names it does not
+// know: the daemon's --dns servers, or else the nameservers of the
+// host's resolv.conf, read again at each query batch (so a changed
+// resolv.conf is followed).
+func dnsUpstreams(dns []string) (func() []netip.AddrPort, error) {
+	var fixed []netip.AddrPort
+	for _, d := range dns {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --dns %q: %w", d, err)
+		}
+		fixed = append(fixed, netip.AddrPortFrom(a, 53))
+	}
+	if len(fixed) > 0 {
+		return func() []netip.AddrPort { return fixed }, nil
+	}
+	return func() []netip.AddrPort {
+		data, err := os.ReadFile("/etc/resolv.conf")
+		if err != nil {
+			return nil
+		}
+		var out []netip.AddrPort
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "nameserver" {
+				if a, err := netip.ParseAddr(f[1]); err == nil {
+					out = append(out, netip.AddrPortFrom(a, 53))
+				}
+			}
+		}
+		return out
+	}, nil
 }
 
 // engineID is the daemon's identity, kept in <data-root>/engine-id: a

@@ -44,6 +44,9 @@ type daemonConfig struct {
 	DNS            []string
 	CgroupParent   string
 	Snapshotter    string
+	// Bridge and BIP are dockerd's --bridge and --bip.
+	Bridge string
+	BIP    string
 }
 
 // runtimeConfig is one runtime of daemon.json's "runtimes" (dockerd's
@@ -75,6 +78,8 @@ var daemonJSONKeys = map[string]string{
 	"dns":                 "dns",
 	"cgroup-parent":       "cgroup-parent",
 	"storage-driver":      "snapshotter",
+	"bridge":              "bridge",
+	"bip":                 "bip",
 }
 
 // daemonJSON is daemon.json decoded; which keys are present is read
@@ -96,6 +101,8 @@ type daemonJSON struct {
 	DNS                []string                 `json:"dns"`
 	CgroupParent       string                   `json:"cgroup-parent"`
 	StorageDriver      string                   `json:"storage-driver"`
+	Bridge             string                   `json:"bridge"`
+	BIP                string                   `json:"bip"`
 }
 
 // flagLookup reports a flag's value as dockerd prints it in a conflict
@@ -193,6 +200,10 @@ func mergeDaemonJSON(cfg *daemonConfig, b []byte, flags flagLookup) error {
 			cfg.CgroupParent = fc.CgroupParent
 		case "storage-driver":
 			cfg.Snapshotter = snapshotterFor(fc.StorageDriver)
+		case "bridge":
+			cfg.Bridge = fc.Bridge
+		case "bip":
+			cfg.BIP = fc.BIP
 		}
 	}
 	return nil

@@ -87,8 +87,8 @@ func TestMergeDaemonJSON(t *testing.T) {
 		},
 		{
 			name: "unknown keys",
-			file: `{"debug": true, "pidfile": "/p", "bip": "10.0.0.1/24"}`,
-			err:  "the following directives don't match any configuration option: bip, debug",
+			file: `{"debug": true, "pidfile": "/p", "userland-proxy": false}`,
+			err:  "the following directives don't match any configuration option: debug, userland-proxy",
 		},
 		{
 			name:  "unknown keys before conflicts",
@@ -193,7 +193,7 @@ func TestDaemonFlagsAndFile(t *testing.T) {
 	}
 	want := &daemonConfig{
 		DataRoot: "/var/lib/shoal", ExecRoot: "/run/shoal", LogLevel: "info",
-		DefaultRuntime: "shoal", CgroupParent: "/shoal",
+		DefaultRuntime: "shoal", CgroupParent: "/shoal", Bridge: "shoal0",
 	}
 	// Printed, so that nil and empty lists compare equal.
 	if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {

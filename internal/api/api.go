@@ -59,6 +59,7 @@ type server struct {
 	images     ImageBackend
 	containers ContainerBackend
 	volumes    VolumeBackend
+	networks   NetworkBackend
 	log        *slog.Logger
 }
 
@@ -160,6 +161,9 @@ func (s *server) route(method, path string, r *http.Request) handlerFunc {
 		return only(method, http.MethodPost, s.pruneImages)
 	}
 	if h := s.containerRoute(method, path); h != nil {
+		return h
+	}
+	if h := s.networkRoute(method, path); h != nil {
 		return h
 	}
 	if h := s.otherRoute(method, path); h != nil {

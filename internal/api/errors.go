@@ -85,6 +85,11 @@ func invalidf(format string, args ...any) error {
 	return &classError{msg: fmt.Sprintf(format, args...), class: errdefs.ErrInvalidArgument}
 }
 
+// notFoundf is a NotFound error with exactly the message given.
+func notFoundf(format string, args ...any) error {
+	return &classError{msg: fmt.Sprintf(format, args...), class: errdefs.ErrNotFound}
+}
+
 // notImplementedf is a NotImplemented error with exactly the message given.
 func notImplementedf(format string, args ...any) error {
 	return &classError{msg: fmt.Sprintf(format, args...), class: errdefs.ErrNotImplemented}

@@ -193,6 +193,11 @@ func headerReply(req []byte, rcode int) []byte {
 func (s *Server) forward(ctx context.Context, proto string, p *pending, buf []byte) []byte {
 	q := p.msg
 	ups := s.upstreams()
+	if own, ok := ctx.Value(upstreamsKey{}).(func() []netip.AddrPort); ok {
+		if u := own(); len(u) > 0 {
+			ups = u
+		}
+	}
 	if len(ups) == 0 {
 		return s.pack(s.failure(q, mdns.RcodeServerFailure), p.maxSize, buf)
 	}

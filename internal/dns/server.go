@@ -134,6 +134,17 @@ func New(cfg Config) (*Server, error) {
 //
 // Listen fails with ErrAlreadyExists if id has a listener already.
 func (s *Server) Listen(ctx context.Context, id string, netnsPath string, networks func() []string) error {
+	return s.ListenWith(ctx, id, netnsPath, networks, nil)
+}
+
+// upstreamsKey carries a listener's own upstreams in its serving context.
+type upstreamsKey struct{}
+
+// ListenWith is Listen with the container's own upstream resolvers
+// (docker run --dns on a user-defined network): when upstreams returns
+// any, names the store does not know are forwarded to them instead of the
+// server's.
+func (s *Server) ListenWith(ctx context.Context, id string, netnsPath string, networks func() []string, upstreams func() []netip.AddrPort) error {
 	if id == "" || netnsPath == "" || networks == nil {
 		return fmt.Errorf("listen dns: missing container id, netns path or network scope: %w", errdefs.ErrInvalidArgument)
 	}
@@ -150,7 +161,7 @@ func (s *Server) Listen(ctx context.Context, id string, netnsPath string, networ
 	if err != nil {
 		return fmt.Errorf("listen dns for container %s: %w", id, err)
 	}
-	if err := s.serve(id, udp, tcp, networks); err != nil {
+	if err := s.serve(id, udp, tcp, networks, upstreams); err != nil {
 		return errors.Join(err, udp.Close(), tcp.Close())
 	}
 	s.log.DebugContext(ctx, "dns listening", "container_id", id)
@@ -158,8 +169,12 @@ func (s *Server) Listen(ctx context.Context, id string, netnsPath string, networ
 }
 
 // serve starts serving an opened pair of sockets as id's listener.
-func (s *Server) serve(id string, udp *net.UDPConn, tcp *net.TCPListener, networks func() []string) error {
-	ctx, stop := context.WithCancel(context.Background())
+func (s *Server) serve(id string, udp *net.UDPConn, tcp *net.TCPListener, networks func() []string, upstreams func() []netip.AddrPort) error {
+	base := context.Background()
+	if upstreams != nil {
+		base = context.WithValue(base, upstreamsKey{}, upstreams)
+	}
+	ctx, stop := context.WithCancel(base)
 	l := &listener{
 		id:       id,
 		networks: networks,

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,7 @@ func loopbackListen(t *testing.T, srv *Server, id string, networks func() []stri
 		}
 		udpAddr = udp.LocalAddr().(*net.UDPAddr).AddrPort()
 		tcpAddr = tcp.Addr().(*net.TCPAddr).AddrPort()
-		if err := srv.serve(id, udp, tcp, networks); err != nil {
+		if err := srv.serve(id, udp, tcp, networks, nil); err != nil {
 			return errors.Join(err, udp.Close(), tcp.Close())
 		}
 		return nil
@@ -687,7 +688,7 @@ func BenchmarkQueryUDP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.serve("c1", udp, tcp, func() []string { return []string{"neta"} }); err != nil {
+	if err := srv.serve("c1", udp, tcp, func() []string { return []string{"neta"} }, nil); err != nil {
 		b.Fatal(err)
 	}
 	c, err := net.Dial("udp", udp.LocalAddr().String())
@@ -715,4 +716,52 @@ func BenchmarkQueryUDP(b *testing.B) {
 	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// TestListenerUpstreams: a listener with upstreams of its own (docker run
+// --dns on a user network) forwards to them; others use the server's.
+func TestListenerUpstreams(t *testing.T) {
+	answer := func(ip string) func(string, *mdns.Msg) *mdns.Msg {
+		return func(_ string, q *mdns.Msg) *mdns.Msg {
+			r := new(mdns.Msg).SetReply(q)
+			rr, _ := mdns.NewRR(q.Question[0].Name + " 60 IN A " + ip)
+			r.Answer = append(r.Answer, rr)
+			return r
+		}
+	}
+	global := startUpstream(t, answer("192.0.2.1"))
+	own := startUpstream(t, answer("192.0.2.2"))
+	srv, err := New(Config{Store: NewStore(), Upstreams: func() []netip.AddrPort { return []netip.AddrPort{global.addr} }, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	scope := func() []string { return []string{"n"} }
+	for _, c := range []struct {
+		id   string
+		ups  func() []netip.AddrPort
+		want string
+	}{
+		{"plain", nil, "192.0.2.1"},
+		{"own", func() []netip.AddrPort { return []netip.AddrPort{own.addr} }, "192.0.2.2"},
+		{"own-empty", func() []netip.AddrPort { return nil }, "192.0.2.1"},
+	} {
+		udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcp, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.serve(c.id, udp, tcp, scope, c.ups); err != nil {
+			t.Fatal(err)
+		}
+		ua := udp.LocalAddr().String()
+		e := &env{srv: srv, id: c.id, dial: func(network string) (net.Conn, error) { return net.Dial(network, ua) }}
+		r := e.exchange(t, "udp", query("elsewhere.test.", mdns.TypeA))
+		if got := answers(r); len(got) != 1 || !bytes.Contains([]byte(got[0]), []byte(c.want)) {
+			t.Errorf("%s: answers %v, want %s", c.id, got, c.want)
+		}
+	}
 }

@@ -37,6 +37,9 @@ type record struct {
 	ManuallyStopped bool `json:"manually_stopped"`
 	// Mounts are the resolved -v/--mount/--tmpfs mounts.
 	Mounts []MountPoint `json:"mounts,omitempty"`
+	// Networks are the networks the container is connected to, by name
+	// (bridge modes only).
+	Networks map[string]*endpointConfig `json:"networks,omitempty"`
 	// RootfsMounted says the root filesystem is mounted (at start, until
 	// the container stops).
 	RootfsMounted bool `json:"rootfs_mounted,omitempty"`

@@ -44,7 +44,8 @@ func (e *Engine) Create(ctx context.Context, name string, req CreateRequest) (st
 	if err != nil {
 		return "", nil, err
 	}
-	if err := checkNetworkMode(hc, req.NetworkingConfig); err != nil {
+	nets, err := e.resolveNetworks(ctx, hc, &cfg, req.NetworkingConfig)
+	if err != nil {
 		return "", nil, err
 	}
 	if hc.Runtime == "" {
@@ -125,6 +126,7 @@ func (e *Engine) Create(ctx context.Context, name string, req CreateRequest) (st
 		ID: id, Name: name, Created: now(), Path: args[0], Args: args[1:],
 		Config: &cfg, HostConfig: hc, ImageID: img.ID.String(), Runtime: hc.Runtime,
 		Driver: e.cfg.Images.Snapshotter(), State: State{Status: StatusCreated}, Mounts: mounts,
+		Networks: nets,
 	}
 	c := newCtr(rec)
 	c.mu.Lock()
@@ -139,33 +141,6 @@ func (e *Engine) Create(ctx context.Context, name string, req CreateRequest) (st
 	ok = true
 	e.emit(rec, "create", nil)
 	return id, nil, nil
-}
-
-// checkNetworkMode accepts the modes that exist before bridge networks:
-// none, host and container:<id>.
-func checkNetworkMode(hc *container.HostConfig, nc *network.NetworkingConfig) error {
-	mode := string(hc.NetworkMode)
-	switch {
-	case mode == "none" || mode == "host":
-	case strings.HasPrefix(mode, "container:"):
-		if strings.TrimPrefix(mode, "container:") == "" {
-			return fmt.Errorf("invalid network mode %q: %w", mode, errdefs.ErrInvalidArgument)
-		}
-	case mode == "" || mode == "default" || mode == "bridge":
-		return fmt.Errorf("network mode %q: bridge networks are not available in Shoal yet: use --network none or --network host: %w", orDefault(mode, "bridge"), errdefs.ErrInvalidArgument)
-	default:
-		// Not a 404: the CLI takes a 404 from create for a missing image
-		// and would try to pull it.
-		return fmt.Errorf("network %s not found: %w", mode, errdefs.ErrInvalidArgument)
-	}
-	if nc != nil {
-		for name := range nc.EndpointsConfig {
-			if name != mode {
-				return fmt.Errorf("network %s: endpoint configuration needs bridge networks, which Shoal does not have yet: %w", name, errdefs.ErrInvalidArgument)
-			}
-		}
-	}
-	return nil
 }
 
 func orDefault(s, def string) string {

@@ -57,6 +57,9 @@ type Config struct {
 	InitPath string
 	// DNS servers for containers' resolv.conf ("" = the host's).
 	DNS []string
+	// Networks builds containers' network stacks (nil: only the none,
+	// host and container: modes).
+	Networks Networks
 	Log *slog.Logger
 }
 
@@ -139,6 +142,22 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.collectOrphans(ctx)
+	// Network stacks first: running containers get their ports and DNS
+	// back; the stacks of those that died while the daemon was down go
+	// with their exit, which reconcile handles.
+	if e.cfg.Networks != nil {
+		running := func(id string) bool {
+			c, err := e.lookup(id)
+			if err != nil {
+				return false
+			}
+			st := c.snapshot().State.Status
+			return st == StatusRunning || st == StatusPaused || st == StatusRestarting
+		}
+		if err := e.cfg.Networks.Restore(ctx, running); err != nil {
+			e.log.Warn("restore network stacks", "err", err)
+		}
+	}
 	if err := e.reconcile(ctx); err != nil {
 		e.cancel()
 		st.close()

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	shoalnet "github.com/shoal-dev/shoal/internal/network"
 )
 
 type hostsFiles struct{ hostname, hosts, resolv string }
@@ -15,8 +17,11 @@ type hostsFiles struct{ hostname, hosts, resolv string }
 const defaultHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 
 // writeHostsFiles writes the container's /etc/hostname, /etc/hosts and
-// /etc/resolv.conf, as Docker does for its none and host networks.
-func writeHostsFiles(dir, hostname string, rec *record, dns []string) (hostsFiles, error) {
+// /etc/resolv.conf, as Docker does: sb is the container's network stack
+// when it is on bridge networks (its addresses and links go into
+// /etc/hosts; on user-defined networks resolv.conf names the embedded
+// DNS server).
+func writeHostsFiles(dir, hostname string, rec *record, dns []string, sb *shoalnet.Sandbox) (hostsFiles, error) {
 	f := hostsFiles{
 		hostname: filepath.Join(dir, "hostname"),
 		hosts:    filepath.Join(dir, "hosts"),
@@ -51,7 +56,25 @@ func writeHostsFiles(dir, hostname string, rec *record, dns []string) (hostsFile
 		}
 		fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
 	}
-	resolv, err := resolvConf(hc.NetworkMode.IsHost(), append(append([]string{}, dns...), addrs(hc.DNS)...), hc.DNSSearch, hc.DNSOptions)
+	var resolv []byte
+	var err error
+	if sb != nil {
+		for _, l := range sb.Hosts {
+			hosts.WriteString(l + "\n")
+		}
+		for _, ep := range sb.Endpoints {
+			for _, a := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+				if a.IsValid() {
+					fmt.Fprintf(&hosts, "%s\t%s\n", a.Addr(), hostname)
+				}
+			}
+		}
+	}
+	if sb != nil && sb.UsesEmbeddedDNS() {
+		resolv, err = embeddedResolvConf(hc.DNSSearch, hc.DNSOptions)
+	} else {
+		resolv, err = resolvConf(hc.NetworkMode.IsHost(), append(append([]string{}, dns...), addrs(hc.DNS)...), hc.DNSSearch, hc.DNSOptions)
+	}
 	if err != nil {
 		return f, err
 	}
@@ -116,6 +139,34 @@ func resolvConf(hostNet bool, dns, search, opts []string) ([]byte, error) {
 	}
 	if len(options) > 0 {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
+	}
+	return b.Bytes(), nil
+}
+
+// embeddedResolvConf is resolv.conf for a container on user-defined
+// networks: the embedded DNS server, the host's search domains (or the
+// user's), and ndots:0 as dockerd writes it.
+func embeddedResolvConf(search, opts []string) ([]byte, error) {
+	host, err := resolvConf(true, nil, search, opts)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("nameserver 127.0.0.11\n")
+	hasOpts := false
+	sc := bufio.NewScanner(bytes.NewReader(host))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "search "):
+			b.WriteString(line + "\n")
+		case strings.HasPrefix(line, "options "):
+			hasOpts = true
+			b.WriteString(line + "\n")
+		}
+	}
+	if !hasOpts {
+		b.WriteString("options ndots:0\n")
 	}
 	return b.Bytes(), nil
 }

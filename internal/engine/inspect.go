@@ -72,12 +72,8 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (container.InspectResp
 	if rec.HostConfig.LogConfig.Type == "none" {
 		out.LogPath = ""
 	}
-	mode := string(rec.HostConfig.NetworkMode)
-	if mode == "none" || mode == "host" {
-		out.NetworkSettings.Networks[mode] = &network.EndpointSettings{}
-	}
-	out.NetworkSettings.SandboxKey = ""
-	if st.Pid > 0 && mode == "none" {
+	e.networkSettings(&rec, out.NetworkSettings)
+	if st.Pid > 0 && rec.HostConfig.NetworkMode.IsNone() {
 		out.NetworkSettings.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", st.Pid)
 	}
 	return out, nil
@@ -264,7 +260,7 @@ func (e *Engine) matchContainer(ctx context.Context, rec *record, f filters.Args
 func (e *Engine) summary(rec *record) container.Summary {
 	s := container.Summary{
 		ID: rec.ID, Names: []string{rec.Name}, Image: rec.Config.Image, ImageID: rec.ImageID,
-		Command: commandString(rec), Created: rec.Created.Unix(), Ports: []container.PortSummary{},
+		Command: commandString(rec), Created: rec.Created.Unix(), Ports: e.portSummaries(rec),
 		Labels: rec.Config.Labels, State: container.ContainerState(rec.State.Status),
 		Status: statusString(rec), Mounts: mountPoints(rec.Mounts),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
@@ -273,9 +269,8 @@ func (e *Engine) summary(rec *record) container.Summary {
 		s.Labels = map[string]string{}
 	}
 	s.HostConfig.NetworkMode = string(rec.HostConfig.NetworkMode)
-	if m := s.HostConfig.NetworkMode; m == "none" || m == "host" {
-		s.NetworkSettings.Networks[m] = &network.EndpointSettings{}
-	}
+	ns := &container.NetworkSettings{Networks: s.NetworkSettings.Networks}
+	e.networkSettings(rec, ns)
 	if rec.State.Health != nil {
 		s.Health = &container.HealthSummary{Status: rec.State.Health.Status, FailingStreak: rec.State.Health.FailingStreak}
 	}

@@ -151,6 +151,7 @@ func (e *Engine) handleExit(ctx context.Context, ev monitor.Event) {
 	tDel := time.Since(t0)
 	e.stopHealth(c)
 	e.unmountRootfs(ctx, c)
+	e.teardownNetwork(ctx, rec.ID)
 	tUnmount := time.Since(t0)
 
 	c.mu.Lock()
@@ -509,6 +510,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	}
 	e.stopHealth(c)
 	e.unmountRootfs(ctx, c)
+	e.teardownNetwork(ctx, rec.ID)
 	// The record goes first, so a wait for the removal answers at once;
 	// the files follow. A crash in between leaves directories without a
 	// record, which the next daemon start removes (collectOrphans).

@@ -19,6 +19,7 @@ import (
 	"github.com/shoal-dev/shoal/internal/logfile"
 	"github.com/shoal-dev/shoal/internal/monitor"
 	"github.com/shoal-dev/shoal/internal/mount"
+	shoalnet "github.com/shoal-dev/shoal/internal/network"
 )
 
 // Start starts a created or stopped container.
@@ -95,7 +96,17 @@ func (e *Engine) start(ctx context.Context, c *ctr) (err error) {
 	if err != nil {
 		return err
 	}
-	s, err := e.buildSpec(ctx, &rec, rootfs)
+	sb, err := e.setupNetwork(ctx, &rec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && sb != nil {
+			e.teardownNetwork(ctx, id)
+		}
+	}()
+	mark("network")
+	s, err := e.buildSpec(ctx, &rec, rootfs, sb)
 	if err != nil {
 		return err
 	}
@@ -260,8 +271,9 @@ func isMountpoint(dir string) (bool, error) {
 	return false, nil
 }
 
-// buildSpec writes the hosts files and builds the OCI spec.
-func (e *Engine) buildSpec(ctx context.Context, rec *record, rootfs string) (*specs.Spec, error) {
+// buildSpec writes the hosts files and builds the OCI spec; sb is the
+// container's network stack, when it has one of its own.
+func (e *Engine) buildSpec(ctx context.Context, rec *record, rootfs string, sb *shoalnet.Sandbox) (*specs.Spec, error) {
 	dir := e.containerDir(rec.ID)
 	hostname := rec.Config.Hostname
 	if hostname == "" {
@@ -274,6 +286,8 @@ func (e *Engine) buildSpec(ctx context.Context, rec *record, rootfs string) (*sp
 	}
 	mode := rec.HostConfig.NetworkMode
 	switch {
+	case sb != nil:
+		in.NetNS = sb.NetNS
 	case mode.IsHost():
 		in.NetNS = "host"
 		h, _ := os.Hostname()
@@ -290,11 +304,14 @@ func (e *Engine) buildSpec(ctx context.Context, rec *record, rootfs string) (*sp
 			return nil, fmt.Errorf("cannot join network of a non running container: %s: %w", ShortID(o.ID), errdefs.ErrConflict)
 		}
 		in.NetNS = fmt.Sprintf("/proc/%d/ns/net", o.State.Pid)
+		if osb, ok := e.networkStack(o.ID); ok {
+			in.NetNS = osb.NetNS
+		}
 	}
 	if err := e.namespacePaths(rec.HostConfig, &in); err != nil {
 		return nil, err
 	}
-	files, err := writeHostsFiles(dir, hostname, rec, e.cfg.DNS)
+	files, err := writeHostsFiles(dir, hostname, rec, e.cfg.DNS, sb)
 	if err != nil {
 		return nil, err
 	}

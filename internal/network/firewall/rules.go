@@ -90,6 +90,10 @@ func plan(s State) (map[string][]rule, error) {
 		{chainForward, "jump-published", jump(chainPublished)},
 		{chainForward, "jump-isolation", jump(chainIsolation)},
 		{chainPrerouting, "prerouting-dnat", cat(fibDaddrLocal(), jump(chainDNAT))},
+		// ::1 cannot be DNATed to a container (the kernel drops a
+		// loopback source on a bridge); the daemon's userland proxy
+		// answers it instead.
+		{chainOutput, "output-v6-loopback", cat(nfproto(unix.NFPROTO_IPV6), addrMatch(false, netip.IPv6Loopback()), verdict(expr.VerdictReturn))},
 		{chainOutput, "output-dnat", cat(fibDaddrLocal(), jump(chainDNAT))},
 	}
 	for _, r := range skeleton {

@@ -164,7 +164,7 @@ func TestPlan(t *testing.T) {
 	// shv-int: internal-out, internal-in, no-icc.
 	// br-noicc: published, inbound, no-icc, masq, hairpin, localhost.
 	want := map[string]int{
-		chainForward: 4, chainPrerouting: 1, chainOutput: 1,
+		chainForward: 4, chainPrerouting: 1, chainOutput: 2, // output: the ::1 exclusion, the DNAT jump
 		chainInternal: 2, chainPublished: 2, chainIsolation: 4,
 		chainPostrout: 5 + 3, chainDNAT: 4,
 	}
