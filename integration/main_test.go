@@ -37,7 +37,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build shoal: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	before := hostNetSnapshot()
 	code := m.Run()
+	// Every daemon ran in a namespace of its own: the host's links and
+	// nftables tables must be exactly as they were.
+	if after := hostNetSnapshot(); after != before {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests changed the host's network:\nbefore: %s\nafter:  %s\n", before, after)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	// The tests' cgroups live under /shoal-test; remove the parents.
 	parents, _ := filepath.Glob("/sys/fs/cgroup/*/shoal-test")

@@ -391,8 +391,23 @@ func TestNetworkPorts(t *testing.T) {
 	runWeb(d, "named", "--network", "n1", "-p", "8081:80")
 	fetchIn(d, "n1", "http://named/")
 	ip := strings.TrimSpace(d.must("inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "named"))
+	// pub dies while the daemon is down: at the restart its stack (veth,
+	// namespace, rules, port) is reconciled away.
+	pubPid := strings.TrimSpace(d.must("inspect", "-f", "{{.State.Pid}}", "pub"))
+	linksBefore := len(d.shoalLinks())
 	d.kill9()
+	if out, err := exec.Command("kill", "-9", pubPid).CombinedOutput(); err != nil {
+		t.Fatalf("kill pub: %v %s", err, out)
+	}
 	d.start()
+	waitFor(t, "pub to be seen exited", 10*time.Second, func() bool {
+		out, _ := d.docker("inspect", "-f", "{{.State.Status}}", "pub")
+		return strings.TrimSpace(out) == "exited"
+	})
+	waitFor(t, "pub's veth to go", 10*time.Second, func() bool { return len(d.shoalLinks()) == linksBefore-1 })
+	if body, err := d.httpGet("127.0.0.1:" + hostPort); err == nil {
+		t.Errorf("pub's port %s still answers after it died: %q", hostPort, body)
+	}
 	if got := strings.TrimSpace(d.must("inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "named")); got != ip {
 		t.Errorf("address after daemon restart: %q, was %q", got, ip)
 	}
@@ -648,4 +663,30 @@ func TestNetworkNoNftBinary(t *testing.T) {
 			t.Errorf("daemon log mentions nft: %s", sc.Text())
 		}
 	}
+}
+
+// hostNetSnapshot lists the links and nftables tables of the test
+// process's (the host's) network namespace.
+func hostNetSnapshot() string {
+	var b strings.Builder
+	links, err := netlink.LinkList()
+	if err != nil {
+		return "links: " + err.Error()
+	}
+	for _, l := range links {
+		b.WriteString(l.Attrs().Name + " ")
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return b.String() + "nftables: " + err.Error()
+	}
+	tables, err := c.ListTables()
+	if err != nil {
+		return b.String() + "nftables: " + err.Error()
+	}
+	b.WriteString("| tables: ")
+	for _, t := range tables {
+		fmt.Fprintf(&b, "%d/%s ", t.Family, t.Name)
+	}
+	return b.String()
 }
