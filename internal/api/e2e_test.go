@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,7 +46,9 @@ func TestDockerCLI(t *testing.T) {
 	data, run, sock := filepath.Join(tmp, "data"), filepath.Join(tmp, "run"), filepath.Join(tmp, "s.sock")
 
 	var logs bytes.Buffer
-	d := exec.Command(bin, "daemon", "--data-root", data, "--exec-root", run, "-H", "unix://"+sock, "--log-level", "debug")
+	// --bridge=none: this daemon runs in the host's network namespace and
+	// must not make a bridge or nftables table there.
+	d := exec.Command(bin, "daemon", "--data-root", data, "--exec-root", run, "-H", "unix://"+sock, "--log-level", "debug", "--bridge=none")
 	d.Stderr = &logs
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -57,6 +60,12 @@ func TestDockerCLI(t *testing.T) {
 		if !stopped {
 			d.Process.Kill()
 			<-exited
+		}
+		// The daemon's monitor outlives it by design: stop it here.
+		if b, err := os.ReadFile(filepath.Join(run, "monitor", "monitor.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs.String())

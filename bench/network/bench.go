@@ -1,0 +1,557 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Names the benchmark gives things in every engine.
+const (
+	userNet    = "shoal-bench-net" // the user-defined bridge network
+	targetName = "target"          // the container whose name is looked up
+	serverName = "iperf-server"    // the iperf3 server container
+	iperfPort  = "5201"
+)
+
+// loopbackPath names the host-loopback baseline of the throughput phase.
+const loopbackPath = "loopback"
+
+type bench struct {
+	o      *options
+	tmp    string
+	token  string
+	hybrid string
+
+	rootfs       string
+	imageTar     string
+	imageID      string // the config digest of the archive
+	iperfLibs    []string
+	iperfVersion string
+
+	engines map[string]*engine
+	order   []string // engines in -engines order, as started
+	netns   []*netns
+	lo      *netns // the loopback baseline's namespace
+
+	loadStart string // load average when the benchmark started
+	busy      bool   // a phase ran with a load average above the CPU count
+	res       results
+}
+
+type results struct {
+	dns     map[string][]*dnsRound // per engine, one per round
+	dnsErr  map[string]error
+	dnsLoad [2]string
+
+	tput     map[string][]*iperfRun // per engine and loopbackPath
+	tputErr  map[string]error
+	tputLoad [2]string
+
+	// setup[engine][mode]: wall times of `docker run --rm --network mode`.
+	setup     map[string]map[string][]time.Duration
+	setupErr  map[string]map[string]error
+	setupLoad [2]string
+	netCreate map[string][]time.Duration
+	netRm     map[string][]time.Duration
+	netErr    map[string]error
+}
+
+// dnsRound is one round of the DNS phase on one engine: a run with one
+// query in flight and one with -dns-c.
+type dnsRound struct {
+	lat, qps *dnsResult
+	load     string
+}
+
+// dnsResult is what dnsload prints (see dnsload/main.go).
+type dnsResult struct {
+	Name        string  `json:"name"`
+	Server      string  `json:"server"`
+	Count       int     `json:"count"`
+	Concurrency int     `json:"concurrency"`
+	Errors      int     `json:"errors"`
+	Timeouts    int     `json:"timeouts"`
+	P50         float64 `json:"p50"`
+	P90         float64 `json:"p90"`
+	P99         float64 `json:"p99"`
+	Max         float64 `json:"max"`
+	Mean        float64 `json:"mean"`
+	QPS         float64 `json:"qps"`
+	WallS       float64 `json:"wall_s"`
+	Answer      string  `json:"answer"`
+	FirstError  string  `json:"first_error"`
+}
+
+// iperfRun is one iperf3 client run.
+type iperfRun struct {
+	round   int
+	bps     float64 // end.sum_received.bits_per_second
+	retrans int     // end.sum_sent.retransmits
+	load    string
+}
+
+func (b *bench) run(ctx context.Context) error {
+	b.loadStart = loadAvg()
+	var err error
+	if b.hybrid, err = hideUnifiedCgroup(); err != nil {
+		return err
+	}
+	if err := b.buildTools(ctx); err != nil {
+		return err
+	}
+	logf("building the image")
+	if err := b.makeImage(ctx); err != nil {
+		return err
+	}
+	if b.lo, err = b.newNetNS(loopbackPath); err != nil {
+		return err
+	}
+	for _, name := range b.o.engines {
+		logf("starting %s", name)
+		var e *engine
+		switch name {
+		case "shoal":
+			e, err = b.startShoal(ctx)
+		case "dockerd":
+			e, err = b.startDockerd(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		b.order = append(b.order, name)
+		b.prepare(ctx, e)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	b.printConditions(ctx)
+
+	if b.o.phases["dns"] {
+		b.dns(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.printDNS()
+	}
+	if b.o.phases["throughput"] {
+		if err := b.throughput(ctx); err != nil {
+			return err
+		}
+		b.printThroughput()
+	}
+	if b.o.phases["setup"] {
+		b.setup(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.printSetup()
+	}
+	b.printSummary()
+	return nil
+}
+
+// prepare loads the image into e, creates the user-defined network and
+// starts the target and iperf3 server containers on it. A failure is
+// recorded in e.err (and reported), not returned: the other engines are
+// still measured.
+func (b *bench) prepare(ctx context.Context, e *engine) {
+	fail := func(step string, err error) {
+		e.failed, e.err = step, err
+		logf("%s: %s failed: %v", e.name, step, err)
+	}
+	if _, _, err := b.docker(ctx, e, "load", "-i", b.imageTar); err != nil {
+		fail("docker load", err)
+		return
+	}
+	_, id, err := b.docker(ctx, e, "image", "inspect", "--format", "{{.Id}}", image)
+	if err != nil {
+		fail("docker image inspect", err)
+		return
+	}
+	e.imageID = strings.TrimSpace(id)
+	if _, out, err := b.docker(ctx, e, "run", "--rm", "--network", "none", image, "sh", "-c", "echo ok"); err != nil || strings.TrimSpace(out) != "ok" {
+		fail("first container (--network none)", fmt.Errorf("output %q: %v", out, err))
+		return
+	}
+	if _, _, err := b.docker(ctx, e, "network", "create", userNet); err != nil {
+		fail("docker network create "+userNet, err)
+		return
+	}
+	if _, out, err := b.docker(ctx, e, "network", "inspect", "--format",
+		"driver {{.Driver}}{{range .IPAM.Config}}, subnet {{.Subnet}} gateway {{.Gateway}}{{end}}", userNet); err == nil {
+		e.netInfo = strings.TrimSpace(out)
+	}
+	for _, c := range [][]string{
+		{"--name", targetName, "--network", userNet, image, "sleep", "1000000"},
+		{"--name", serverName, "--network", userNet, image, "iperf3", "-s", "-p", iperfPort},
+	} {
+		if _, _, err := b.docker(ctx, e, append([]string{"run", "-d"}, c...)...); err != nil {
+			fail("docker run -d --name "+c[1], err)
+			return
+		}
+	}
+	ip := func(name string) (string, error) {
+		_, out, err := b.docker(ctx, e, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name)
+		if err != nil {
+			return "", err
+		}
+		f := strings.Fields(out)
+		if len(f) == 0 {
+			return "", fmt.Errorf("%s has no IP address on %s (docker inspect: %q)", name, userNet, out)
+		}
+		return f[0], nil
+	}
+	if e.targetIP, err = ip(targetName); err != nil {
+		fail("address of "+targetName, err)
+		return
+	}
+	if e.serverIP, err = ip(serverName); err != nil {
+		fail("address of "+serverName, err)
+		return
+	}
+	_, out, err := b.docker(ctx, e, "run", "--rm", "--network", userNet, image, "sh", "-c",
+		"grep '^nameserver' /etc/resolv.conf | tr '\\n' ' '; ip -o -4 addr show eth0 | awk '{print $2, $4}' | tr '\\n' ' '; echo mtu $(cat /sys/class/net/eth0/mtu)")
+	if err != nil {
+		fail("a container on "+userNet, err)
+		return
+	}
+	e.ctrInfo = strings.TrimSpace(out)
+	e.nsInfo = b.nsInfo(ctx, e.ns)
+}
+
+// nsInfo describes what an engine made in its network namespace: the
+// forwarding and bridge-netfilter sysctls, bridges and nftables tables
+// (iptables-nft's included). Read-only.
+func (b *bench) nsInfo(ctx context.Context, ns *netns) string {
+	var parts []string
+	_, out, err := b.inNetNS(ctx, ns, "cat", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/bridge/bridge-nf-call-iptables")
+	if f := strings.Fields(out); err == nil && len(f) == 2 {
+		parts = append(parts, "ip_forward "+f[0]+", bridge-nf-call-iptables "+f[1])
+	}
+	if _, out, err := b.inNetNS(ctx, ns, "ip", "-br", "link", "show", "type", "bridge"); err == nil {
+		var br []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				br = append(br, f[0])
+			}
+		}
+		parts = append(parts, "bridges "+strings.Join(br, " "))
+	}
+	if _, out, err := b.inNetNS(ctx, ns, "nft", "list", "tables"); err == nil {
+		var tables []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if l = strings.TrimSpace(strings.TrimPrefix(l, "table ")); l != "" {
+				tables = append(tables, l)
+			}
+		}
+		t := strings.Join(tables, ", ")
+		if t == "" {
+			t = "none"
+		}
+		_, rules, _ := b.inNetNS(ctx, ns, "nft", "-a", "list", "ruleset")
+		parts = append(parts, fmt.Sprintf("nftables tables %s (%d rules)", t, strings.Count(rules, "# handle")-countChainsAndTables(rules)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// countChainsAndTables counts the lines of `nft -a list ruleset` that
+// carry a handle but are not rules.
+func countChainsAndTables(ruleset string) int {
+	n := 0
+	for _, l := range strings.Split(ruleset, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.Contains(l, "# handle") && (strings.HasPrefix(l, "table ") || strings.HasPrefix(l, "chain ") || strings.HasPrefix(l, "set ") || strings.HasPrefix(l, "map ")) {
+			n++
+		}
+	}
+	return n
+}
+
+// ready lists the engines prepared without error, in -engines order.
+func (b *bench) ready() []string {
+	var names []string
+	for _, n := range b.order {
+		if b.engines[n].err == nil {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// rotated returns names starting at round % len(names).
+func rotated(names []string, round int) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	k := round % len(names)
+	return append(append([]string{}, names[k:]...), names[:k]...)
+}
+
+// dns runs dnsload against each engine's embedded DNS server: per round
+// and engine, one run with one query in flight and one with -dns-c.
+func (b *bench) dns(ctx context.Context) {
+	b.res.dns = map[string][]*dnsRound{}
+	b.res.dnsErr = map[string]error{}
+	b.res.dnsLoad[0] = loadAvg()
+	for r := 0; r < b.o.rounds; r++ {
+		for _, name := range rotated(b.ready(), r) {
+			if b.res.dnsErr[name] != nil || ctx.Err() != nil {
+				continue
+			}
+			e := b.engines[name]
+			logf("dns: round %d/%d, %s", r+1, b.o.rounds, name)
+			round := &dnsRound{}
+			var err error
+			if round.lat, err = b.dnsload(ctx, e, 1); err == nil {
+				round.qps, err = b.dnsload(ctx, e, b.o.dnsConc)
+			}
+			if err != nil {
+				b.res.dnsErr[name] = err
+				logf("dns: %s: %v", name, err)
+				continue
+			}
+			round.load = loadAvg()
+			b.res.dns[name] = append(b.res.dns[name], round)
+		}
+	}
+	b.res.dnsLoad[1] = loadAvg()
+}
+
+func (b *bench) dnsload(ctx context.Context, e *engine, conc int) (*dnsResult, error) {
+	_, out, err := b.docker(ctx, e, "run", "--rm", "--network", userNet, image, dnsloadInImage,
+		"-name", targetName, "-n", strconv.Itoa(b.o.dnsN), "-c", strconv.Itoa(conc), "-warmup", strconv.Itoa(b.o.dnsWarmup))
+	if err != nil {
+		return nil, err
+	}
+	var res dnsResult
+	if err := json.Unmarshal([]byte(lastLine(out)), &res); err != nil {
+		return nil, fmt.Errorf("dnsload output %q: %w", tail(out, 5), err)
+	}
+	if res.Errors >= res.Count {
+		return nil, fmt.Errorf("every query of %s failed (%d, %d timeouts): %s", res.Name, res.Errors, res.Timeouts, res.FirstError)
+	}
+	return &res, nil
+}
+
+func lastLine(s string) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return l[len(l)-1]
+}
+
+// iperfReport is the part of `iperf3 -J` the benchmark reads.
+type iperfReport struct {
+	End struct {
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+		SumSent struct {
+			Retransmits int `json:"retransmits"`
+		} `json:"sum_sent"`
+	} `json:"end"`
+	Error string `json:"error"`
+}
+
+// throughput runs the iperf3 client against the server container of each
+// engine and against an iperf3 server on 127.0.0.1 in the loopback
+// namespace, paths interleaved, order rotated each round.
+func (b *bench) throughput(ctx context.Context) error {
+	b.res.tput = map[string][]*iperfRun{}
+	b.res.tputErr = map[string]error{}
+	srv, err := spawn(filepath.Join(b.tmp, "iperf-loopback.log"), clientEnv(nil),
+		nsenter(b.lo, iperfPath, "-s", "-B", "127.0.0.1", "-p", iperfPort)...)
+	if err != nil {
+		return fmt.Errorf("loopback iperf3 server: %w", err)
+	}
+	defer func() {
+		_ = syscall.Kill(-srv.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-srv.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
+	paths := append([]string{loopbackPath}, b.ready()...)
+	// Warm-up, which also waits for each server to listen.
+	for _, p := range paths {
+		var err error
+		for try := 0; try < 20; try++ {
+			if _, err = b.iperf(ctx, p, time.Second); err == nil || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if err != nil {
+			b.res.tputErr[p] = err
+			logf("throughput: %s: %v", p, err)
+		}
+	}
+	b.res.tputLoad[0] = loadAvg()
+	for r := 0; r < b.o.iperfRounds; r++ {
+		for _, p := range rotated(paths, r) {
+			if b.res.tputErr[p] != nil || ctx.Err() != nil {
+				continue
+			}
+			logf("throughput: round %d/%d, %s", r+1, b.o.iperfRounds, p)
+			run, err := b.iperf(ctx, p, b.o.iperfTime)
+			if err != nil {
+				b.res.tputErr[p] = err
+				logf("throughput: %s: %v", p, err)
+				continue
+			}
+			run.round = r
+			b.res.tput[p] = append(b.res.tput[p], run)
+		}
+	}
+	b.res.tputLoad[1] = loadAvg()
+	return ctx.Err()
+}
+
+// iperf runs one iperf3 client for d on path (an engine: a client
+// container to the server container's address; loopbackPath: the host's
+// iperf3 to 127.0.0.1 in the loopback namespace).
+func (b *bench) iperf(ctx context.Context, path string, d time.Duration) (*iperfRun, error) {
+	args := []string{"-p", iperfPort, "-t", strconv.Itoa(int(d / time.Second)), "-P", strconv.Itoa(b.o.iperfStreams), "-J"}
+	var out string
+	var err error
+	if path == loopbackPath {
+		_, out, err = b.inNetNS(ctx, b.lo, append([]string{iperfPath, "-c", "127.0.0.1"}, args...)...)
+	} else {
+		e := b.engines[path]
+		_, out, err = b.docker(ctx, e, append([]string{"run", "--rm", "--network", userNet, image, iperfPath, "-c", e.serverIP}, args...)...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rep iperfReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		return nil, fmt.Errorf("iperf3 -J output %q: %w", tail(out, 5), err)
+	}
+	if rep.Error != "" {
+		return nil, fmt.Errorf("iperf3: %s", rep.Error)
+	}
+	if rep.End.SumReceived.BitsPerSecond <= 0 {
+		return nil, errors.New("iperf3: no end.sum_received.bits_per_second")
+	}
+	return &iperfRun{bps: rep.End.SumReceived.BitsPerSecond, retrans: rep.End.SumSent.Retransmits, load: loadAvg()}, nil
+}
+
+// setupModes are the --network values of the setup phase: none first,
+// the reference.
+var setupModes = []string{"none", "bridge", userNet}
+
+// setup times `docker run --rm --network MODE IMAGE true` for every mode,
+// engines and modes round-robin, then `docker network create` and `rm`.
+func (b *bench) setup(ctx context.Context) {
+	b.res.setup = map[string]map[string][]time.Duration{}
+	b.res.setupErr = map[string]map[string]error{}
+	b.res.netCreate = map[string][]time.Duration{}
+	b.res.netRm = map[string][]time.Duration{}
+	b.res.netErr = map[string]error{}
+	names := b.ready()
+	for _, n := range names {
+		b.res.setup[n] = map[string][]time.Duration{}
+		b.res.setupErr[n] = map[string]error{}
+	}
+	b.res.setupLoad[0] = loadAvg()
+	for i := -b.o.setupWarmup; i < b.o.setupN && ctx.Err() == nil; i++ {
+		if i == 0 || (i > 0 && i%5 == 0) {
+			logf("setup: docker run --rm, run %d/%d", i+1, b.o.setupN)
+		}
+		for _, n := range rotated(names, i+b.o.setupWarmup) {
+			e := b.engines[n]
+			for _, m := range rotated(setupModes, i+b.o.setupWarmup) {
+				if b.res.setupErr[n][m] != nil || ctx.Err() != nil {
+					continue
+				}
+				d, _, err := b.docker(ctx, e, "run", "--rm", "--network", m, image, "true")
+				if err != nil {
+					b.res.setupErr[n][m] = err
+					logf("setup: %s --network %s: %v", n, m, err)
+					continue
+				}
+				if i >= 0 {
+					b.res.setup[n][m] = append(b.res.setup[n][m], d)
+				}
+			}
+		}
+	}
+	logf("setup: docker network create/rm × %d", b.o.netN)
+	for i := -1; i < b.o.netN && ctx.Err() == nil; i++ {
+		for _, n := range rotated(names, i+1) {
+			if b.res.netErr[n] != nil {
+				continue
+			}
+			e := b.engines[n]
+			net := fmt.Sprintf("shoal-bench-tmp%d", i+1)
+			dc, _, err := b.docker(ctx, e, "network", "create", net)
+			if err != nil {
+				b.res.netErr[n] = err
+				continue
+			}
+			dr, _, err := b.docker(ctx, e, "network", "rm", net)
+			if err != nil {
+				b.res.netErr[n] = err
+				continue
+			}
+			if i >= 0 {
+				b.res.netCreate[n] = append(b.res.netCreate[n], dc)
+				b.res.netRm[n] = append(b.res.netRm[n], dr)
+			}
+		}
+	}
+	b.res.setupLoad[1] = loadAvg()
+}
+
+// cleanup stops every engine (removing its containers), kills what is
+// left below the benchmark, removes its cgroups, network namespaces and
+// mounts, and reports what it could not.
+func (b *bench) cleanup() error {
+	var errs []error
+	for i := len(b.o.engines) - 1; i >= 0; i-- {
+		if e, ok := b.engines[b.o.engines[i]]; ok {
+			if err := b.stop(e); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if n := killDescendants(os.Getpid(), nil); n > 0 {
+		logf("cleanup: killed %d leftover process(es)", n)
+	}
+	if err := removeCgroups(b.token); err != nil {
+		errs = append(errs, err)
+	}
+	for _, ns := range b.netns {
+		if err := ns.remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	unmountUnder(b.tmp)
+	for _, l := range leftovers(b.tmp, b.token) {
+		errs = append(errs, errors.New("left behind: "+l))
+	}
+	for _, l := range netnsLeft(readFile(filepath.Join(b.tmp, netnsInodes))) {
+		errs = append(errs, errors.New("left behind: "+l))
+	}
+	return errors.Join(errs...)
+}
+
+// versionOf runs bin with args and returns its output (or why not).
+func versionOf(bin string, args ...string) string {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(%s %s: %v)\n", bin, strings.Join(args, " "), err)
+	}
+	return string(out)
+}
