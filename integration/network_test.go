@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -689,4 +690,114 @@ func hostNetSnapshot() string {
 		fmt.Fprintf(&b, "%d/%s ", t.Family, t.Name)
 	}
 	return b.String()
+}
+
+// TestNetworkOptions: --ip-range, --gateway, bridge name and MTU options,
+// enable_icc=false, connect --ip, a UDP port, a host port range, and an
+// option Shoal does not know refused.
+func TestNetworkOptions(t *testing.T) {
+	d := startDaemon(t)
+	d.busyboxImage("bb")
+	d.must("network", "create", "--subnet", "10.88.0.0/16", "--ip-range", "10.88.5.0/24", "--gateway", "10.88.0.254",
+		"-o", "com.docker.network.bridge.name=shbr-custom", "-o", "com.docker.network.driver.mtu=1400", "o1")
+	d.must("run", "-d", "--name", "c1", "--network", "o1", "bb", "sleep", "1000")
+	ip := strings.TrimSpace(d.must("inspect", "-f", "{{.NetworkSettings.Networks.o1.IPAddress}} {{.NetworkSettings.Networks.o1.Gateway}}", "c1"))
+	if f := strings.Fields(ip); len(f) != 2 || !strings.HasPrefix(f[0], "10.88.5.") || f[1] != "10.88.0.254" {
+		t.Errorf("address and gateway on o1: %q, want 10.88.5.x and 10.88.0.254", ip)
+	}
+	if out := d.must("exec", "c1", "cat", "/sys/class/net/eth0/mtu"); strings.TrimSpace(out) != "1400" {
+		t.Errorf("MTU %q, want 1400", out)
+	}
+	if l := d.shoalLinks(); !slices.Contains(l, "shbr-custom") {
+		t.Errorf("no bridge shbr-custom among %v", l)
+	}
+	// connect --ip on a running container of the default bridge.
+	d.must("run", "-d", "--name", "c2", "bb", "sleep", "1000")
+	d.must("network", "connect", "--ip", "10.88.5.77", "o1", "c2")
+	if out := d.must("inspect", "-f", "{{.NetworkSettings.Networks.o1.IPAddress}}", "c2"); strings.TrimSpace(out) != "10.88.5.77" {
+		t.Errorf("connect --ip: %q", out)
+	}
+	if out, code := d.docker("exec", "c1", "ping", "-c", "1", "-W", "2", "10.88.5.77"); code != 0 {
+		t.Errorf("c1 cannot reach c2 on o1: %s", out)
+	}
+
+	// enable_icc=false: containers on the network do not reach each other.
+	d.must("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "noicc")
+	runWeb(d, "a1", "--network", "noicc")
+	a1 := strings.TrimSpace(d.must("inspect", "-f", "{{.NetworkSettings.Networks.noicc.IPAddress}}", "a1"))
+	if out, code := d.docker("run", "--rm", "--init", "--network", "noicc", "bb", "timeout", "3", "wget", "-q", "-O-", "http://"+a1+"/"); code == 0 {
+		t.Errorf("enable_icc=false: reached a1: %s", out)
+	}
+
+	// A UDP port (busybox's nc has no UDP: a small static receiver is
+	// copied in with docker cp), and a host port range.
+	d.must("run", "-d", "--name", "udp1", "-p", "5353:5000/udp", "bb", "sh", "-c", "while [ ! -x /bin/udprecv ]; do sleep 0.1; done; exec /bin/udprecv")
+	d.must("cp", buildUDPRecv(t), "udp1:/bin/udprecv")
+	waitFor(t, "the UDP port to deliver", 10*time.Second, func() bool {
+		_ = d.inNetNS(func() error {
+			c, err := net.Dial("udp", "127.0.0.1:5353")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte("ping-udp\n"))
+			return err
+		})
+		out, _ := d.docker("logs", "udp1")
+		return strings.Contains(out, "ping-udp")
+	})
+	runWeb(d, "ranged", "-p", "9100-9102:80")
+	out := d.must("port", "ranged", "80/tcp")
+	if !strings.Contains(out, "0.0.0.0:910") {
+		t.Errorf("port in 9100-9102: %q", out)
+	}
+
+	if out, code := d.docker("network", "create", "-o", "com.docker.network.bridge.foo=1", "bad"); code == 0 || !strings.Contains(out, "not supported") {
+		t.Errorf("unknown driver option: exit %d %q", code, out)
+	}
+	d.must("rm", "-f", "c1", "c2", "a1", "udp1", "ranged")
+	d.must("network", "rm", "o1", "noicc")
+	if l := d.shoalLinks(); len(l) > 0 {
+		t.Errorf("links left: %v", l)
+	}
+}
+
+// buildUDPRecv builds a static program that prints each UDP datagram it
+// receives on port 5000.
+func buildUDPRecv(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := `package main
+
+import (
+	"fmt"
+	"net"
+)
+
+func main() {
+	pc, err := net.ListenPacket("udp", ":5000")
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 2048)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s", buf[:n])
+	}
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "udprecv")
+	cmd := exec.Command("go", "build", "-o", bin, "main.go")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build udprecv: %v\n%s", err, out)
+	}
+	return bin
 }

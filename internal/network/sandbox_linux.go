@@ -28,6 +28,11 @@ func (m *Manager) ensureKernel(ctx context.Context, n *Network) error {
 	for _, s := range n.Subnets {
 		b.Addrs = append(b.Addrs, netip.PrefixFrom(s.Gateway, s.Subnet.Bits()))
 	}
+	if !n.ICC {
+		if err := bridgeNetfilter(); err != nil {
+			return err
+		}
+	}
 	if err := link.EnsureBridge(ctx, b); err != nil {
 		return fmt.Errorf("create bridge %s: %w", n.Bridge, err)
 	}
@@ -38,6 +43,26 @@ func (m *Manager) ensureKernel(ctx context.Context, n *Network) error {
 	}
 	if err := m.fw.SetNetwork(ctx, firewallNetwork(n)); err != nil {
 		return fmt.Errorf("firewall rules of network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// bridgeNetfilter makes bridged traffic pass the IP hooks, where the
+// firewall drops traffic between containers of an enable_icc=false
+// network (dockerd sets the same sysctls). Without br_netfilter that
+// option cannot be honoured, and is refused.
+func bridgeNetfilter() error {
+	for _, f := range []string{"bridge-nf-call-iptables", "bridge-nf-call-ip6tables"} {
+		p := "/proc/sys/net/bridge/" + f
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("com.docker.network.bridge.enable_icc=false needs the br_netfilter kernel module (modprobe br_netfilter): %w", errdefs.ErrFailedPrecondition)
+		}
+		if strings.TrimSpace(string(b)) != "1" {
+			if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+				return fmt.Errorf("enable %s: %w", f, err)
+			}
+		}
 	}
 	return nil
 }
