@@ -40,8 +40,8 @@ type daemon struct {
 	daemonEnv []string
 	args      []string
 	cmd       *exec.Cmd
-	exited       chan error
-	logs         *bytes.Buffer
+	exited    chan error
+	logs      *bytes.Buffer
 }
 
 // startDaemon starts a daemon in a network namespace of its own and

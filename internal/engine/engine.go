@@ -60,7 +60,7 @@ type Config struct {
 	// Networks builds containers' network stacks (nil: only the none,
 	// host and container: modes).
 	Networks Networks
-	Log *slog.Logger
+	Log      *slog.Logger
 }
 
 // Engine runs the containers of one host.
