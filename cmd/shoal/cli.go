@@ -65,7 +65,9 @@ func addClientCmds(root *cobra.Command) {
 	root.AddCommand(setupCmd(cl.newContainerCmd()))
 	root.AddCommand(setupCmd(cl.newVolumeCmd()))
 	root.AddCommand(setupCmd(cl.newNetworkCmd()))
+	root.AddCommand(setupCmd(cl.newComposeCmd()))
 	cl.addImageVerbs(root)
+	cl.addBuildVerbs(root)
 }
 
 // newContainerCmd is `shoal container VERB`: the same verbs, with ls for

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dev/shoal/internal/api"
+	"github.com/shoal-dev/shoal/internal/build"
 	"github.com/shoal-dev/shoal/internal/engine"
 	"github.com/shoal-dev/shoal/internal/image"
 	"github.com/shoal-dev/shoal/internal/metadata"
@@ -243,6 +244,15 @@ func runDaemon(ctx context.Context, cfg *daemonConfig) error {
 	}
 	defer vols.Close()
 	defer eng.Close()
+	buildBackend, err := build.NewEngineBackend(eng, svc, root)
+	if err != nil {
+		return err
+	}
+	builder, err := build.New(build.Config{Root: filepath.Join(root, "build"), Backend: buildBackend, Log: log.With("component", "build")})
+	if err != nil {
+		return err
+	}
+	defer builder.Close()
 
 	// Only the sockets this daemon created are removed on the way out:
 	// never one it refused to replace because another daemon owns it.
@@ -275,7 +285,8 @@ func runDaemon(ctx context.Context, cfg *daemonConfig) error {
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Version: version, GitCommit: commit, BuildTime: built, ID: id, DataRoot: root,
-		}, svc, log.With("component", "api"), api.WithContainers(eng), api.WithVolumes(vols), api.WithNetworks(eng)),
+		}, svc, log.With("component", "api"), api.WithContainers(eng), api.WithVolumes(vols), api.WithNetworks(eng),
+			api.WithBuilder(builder)),
 		// Also the deadline of a TLS handshake.
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(handler.WithAttrs([]slog.Attr{slog.String("component", "http")}), slog.LevelWarn),

@@ -60,6 +60,7 @@ type server struct {
 	containers ContainerBackend
 	volumes    VolumeBackend
 	networks   NetworkBackend
+	builder    BuildBackend
 	log        *slog.Logger
 }
 
@@ -159,6 +160,8 @@ func (s *server) route(method, path string, r *http.Request) handlerFunc {
 		return only(method, http.MethodPost, s.loadImages)
 	case "/images/prune":
 		return only(method, http.MethodPost, s.pruneImages)
+	case "/build":
+		return only(method, http.MethodPost, s.postBuild)
 	}
 	if h := s.containerRoute(method, path); h != nil {
 		return h

@@ -54,9 +54,11 @@ const maxBody = 4 << 20
 
 // legacyFields are fields real clients still send that the current API
 // no longer has (docker CLI 28 sends Detach on exec create; older
-// clients MacAddress and the kernel memory limits): they are dropped,
+// clients MacAddress and the kernel memory limits; docker-compose 1.29
+// CheckDuplicate on network create and Container on exec create): they
+// are dropped,
 // as dockerd ignores them. Any other unknown field is an error.
-var legacyFields = map[string]bool{"Detach": true, "MacAddress": true, "KernelMemory": true, "KernelMemoryTCP": true}
+var legacyFields = map[string]bool{"Detach": true, "MacAddress": true, "KernelMemory": true, "KernelMemoryTCP": true, "CheckDuplicate": true, "Container": true}
 
 // decodeBody reads a JSON body strictly enough to report Docker's errors
 // for malformed input, rejects unknown fields and bounds the size.
@@ -105,26 +107,30 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// dropLegacy removes legacyFields from every object in v and reports
-// whether it removed any.
+// dropLegacy removes legacyFields from the body's top-level object and
+// its HostConfig (where the kernel memory limits were) and reports
+// whether it removed any. Deeper objects keep their fields: a
+// network endpoint's MacAddress is current API, not legacy.
 func dropLegacy(v any) bool {
+	top, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
 	dropped := false
-	switch x := v.(type) {
-	case map[string]any:
-		for k, sub := range x {
+	for _, obj := range []map[string]any{top, asObject(top["HostConfig"])} {
+		for k := range obj {
 			if legacyFields[k] {
-				delete(x, k)
+				delete(obj, k)
 				dropped = true
-				continue
 			}
-			dropped = dropLegacy(sub) || dropped
-		}
-	case []any:
-		for _, sub := range x {
-			dropped = dropLegacy(sub) || dropped
 		}
 	}
 	return dropped
+}
+
+func asObject(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 // containerRoute routes /containers/... and /exec/... paths.
