@@ -308,3 +308,35 @@ CMD ["/bin/sh", "-c", "read l < /conf.txt; echo tiny:$l"]
 		t.Errorf("containers left: %q", ps)
 	}
 }
+
+// TestBuildHealthcheck: an image's HEALTHCHECK shows in image inspect and
+// runs in its containers (dockerd's merge: the container's own settings
+// win, the rest comes from the image).
+func TestBuildHealthcheck(t *testing.T) {
+	d := startDaemon(t)
+	d.busyboxImage("bb")
+	ctx := t.TempDir()
+	writeFiles(t, ctx, map[string]string{
+		"Dockerfile": "FROM bb\nHEALTHCHECK --interval=1s --retries=2 CMD test -f /tmp/ok\nCMD [\"sleep\", \"1000\"]\n",
+	})
+	d.must("build", "-q", "-t", "hc", ctx)
+	if out := d.must("image", "inspect", "-f", "{{json .Config.Healthcheck}}", "hc"); !strings.Contains(out, `"Test":["CMD-SHELL","test -f /tmp/ok"]`) {
+		t.Errorf("image inspect Healthcheck: %s", out)
+	}
+	d.must("run", "-d", "--name", "hc1", "--network", "none", "hc")
+	waitFor(t, "hc1 unhealthy", 20*time.Second, func() bool {
+		out, _ := d.docker("inspect", "-f", "{{.State.Health.Status}}", "hc1")
+		return strings.TrimSpace(out) == "unhealthy"
+	})
+	d.must("exec", "hc1", "touch", "/tmp/ok")
+	waitFor(t, "hc1 healthy", 20*time.Second, func() bool {
+		out, _ := d.docker("inspect", "-f", "{{.State.Health.Status}}", "hc1")
+		return strings.TrimSpace(out) == "healthy"
+	})
+	// --no-healthcheck turns the image's check off.
+	d.must("run", "-d", "--name", "hc2", "--network", "none", "--no-healthcheck", "hc")
+	if out := d.must("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", "hc2"); strings.TrimSpace(out) != "none" {
+		t.Errorf("--no-healthcheck: health %q", out)
+	}
+	d.must("rm", "-f", "hc1", "hc2")
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"net/http"
 	"path"
 	"slices"
@@ -357,7 +358,7 @@ func (s *server) inspectImage(ctx context.Context, w http.ResponseWriter, _ *htt
 		ID:           img.ID.String(),
 		RepoTags:     tags,
 		RepoDigests:  digests,
-		Config:       &cfg,
+		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: cfg, DockerOCIImageConfigExt: img.Docker},
 		Architecture: img.Config.Architecture,
 		Variant:      img.Config.Variant,
 		Os:           img.Config.OS,

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
@@ -176,6 +177,7 @@ func checkRestartPolicy(hc *container.HostConfig) error {
 // as dockerd does at create.
 func mergeImageConfig(cfg *container.Config, img image.Image) {
 	ic := img.Config.Config
+	mergeHealthcheck(cfg, img.Docker.Healthcheck)
 	if len(cfg.Entrypoint) == 0 {
 		cfg.Entrypoint = ic.Entrypoint
 		if len(cfg.Cmd) == 0 {
@@ -274,4 +276,37 @@ func (e *Engine) emit(rec *record, action string, extra map[string]string) {
 // logPath is where the monitor writes the container's json-file log.
 func (e *Engine) logPath(id string) string {
 	return filepath.Join(e.containerDir(id), id+"-json.log")
+}
+
+// mergeHealthcheck applies the image's HEALTHCHECK as dockerd does: the
+// container's own check wins, and what it leaves zero comes from the
+// image's.
+func mergeHealthcheck(cfg *container.Config, ih *dockerspec.HealthcheckConfig) {
+	if ih == nil {
+		return
+	}
+	if cfg.Healthcheck == nil {
+		cfg.Healthcheck = &container.HealthConfig{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout,
+			StartPeriod: ih.StartPeriod, StartInterval: ih.StartInterval, Retries: ih.Retries}
+		return
+	}
+	h := cfg.Healthcheck
+	if len(h.Test) == 0 {
+		h.Test = ih.Test
+	}
+	if h.Interval == 0 {
+		h.Interval = ih.Interval
+	}
+	if h.Timeout == 0 {
+		h.Timeout = ih.Timeout
+	}
+	if h.StartPeriod == 0 {
+		h.StartPeriod = ih.StartPeriod
+	}
+	if h.StartInterval == 0 {
+		h.StartInterval = ih.StartInterval
+	}
+	if h.Retries == 0 {
+		h.Retries = ih.Retries
+	}
 }

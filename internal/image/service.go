@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -105,7 +106,10 @@ func (s *Service) Snapshotter() string { return s.driver }
 // Image is an image record with what its config says.
 type Image struct {
 	metadata.Image
-	Config   ocispec.Image
+	Config ocispec.Image
+	// Docker is what Docker's image config has beyond OCI's: the
+	// HEALTHCHECK, ONBUILD triggers and SHELL of a Dockerfile.
+	Docker   dockerspec.DockerOCIImageConfigExt
 	Manifest ocispec.Manifest
 	// Names are every name the image has (fully qualified).
 	Names []string
@@ -166,9 +170,12 @@ func (s *Service) load(ctx context.Context, rec metadata.Image) (Image, error) {
 	if err := s.readJSON(ctx, rec.Target, &img.Manifest); err != nil {
 		return Image{}, err
 	}
-	if err := s.readJSON(ctx, img.Manifest.Config, &img.Config); err != nil {
+	var dc dockerspec.DockerOCIImage
+	if err := s.readJSON(ctx, img.Manifest.Config, &dc); err != nil {
 		return Image{}, err
 	}
+	img.Config, img.Docker = dc.Image, dc.Config.DockerOCIImageConfigExt
+	img.Config.Config = dc.Config.ImageConfig
 	names, err := s.images.Names(ctx, rec.ID)
 	if err != nil {
 		return Image{}, err

@@ -3,7 +3,10 @@
 // Docker's; the api package converts from Shoal's own types at the edge.
 package types
 
-import ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+import (
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 // ErrorResponse is the body of every error answer: {"message": "..."}.
 type ErrorResponse struct {
@@ -93,25 +96,25 @@ type ImageSummary struct {
 
 // ImageInspect is the answer of GET /images/{name}/json.
 type ImageInspect struct {
-	ID            string               `json:"Id"`
-	RepoTags      []string             `json:"RepoTags"`
-	RepoDigests   []string             `json:"RepoDigests"`
-	Parent        string               `json:"Parent"`
-	Comment       string               `json:"Comment"`
-	Created       string               `json:"Created,omitempty"`
-	DockerVersion string               `json:"DockerVersion"`
-	Author        string               `json:"Author"`
-	Config        *ocispec.ImageConfig `json:"Config"`
-	Architecture  string               `json:"Architecture"`
-	Variant       string               `json:"Variant,omitempty"`
-	Os            string               `json:"Os"`
-	OsVersion     string               `json:"OsVersion,omitempty"`
-	Size          int64                `json:"Size"`
-	VirtualSize   *int64               `json:"VirtualSize,omitempty"` // API < 1.44 only
-	GraphDriver   GraphDriver          `json:"GraphDriver"`
-	RootFS        RootFS               `json:"RootFS"`
-	Metadata      ImageMetadata        `json:"Metadata"`
-	Descriptor    *ocispec.Descriptor  `json:"Descriptor,omitempty"` // API >= 1.48
+	ID            string                           `json:"Id"`
+	RepoTags      []string                         `json:"RepoTags"`
+	RepoDigests   []string                         `json:"RepoDigests"`
+	Parent        string                           `json:"Parent"`
+	Comment       string                           `json:"Comment"`
+	Created       string                           `json:"Created,omitempty"`
+	DockerVersion string                           `json:"DockerVersion"`
+	Author        string                           `json:"Author"`
+	Config        *dockerspec.DockerOCIImageConfig `json:"Config"`
+	Architecture  string                           `json:"Architecture"`
+	Variant       string                           `json:"Variant,omitempty"`
+	Os            string                           `json:"Os"`
+	OsVersion     string                           `json:"OsVersion,omitempty"`
+	Size          int64                            `json:"Size"`
+	VirtualSize   *int64                           `json:"VirtualSize,omitempty"` // API < 1.44 only
+	GraphDriver   GraphDriver                      `json:"GraphDriver"`
+	RootFS        RootFS                           `json:"RootFS"`
+	Metadata      ImageMetadata                    `json:"Metadata"`
+	Descriptor    *ocispec.Descriptor              `json:"Descriptor,omitempty"` // API >= 1.48
 }
 
 // GraphDriver names the storage driver of an image.
