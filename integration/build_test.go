@@ -172,7 +172,7 @@ func TestBuildBadInput(t *testing.T) {
 		{"outside context", "FROM bb\nCOPY ../x /x\n", nil, 1,
 			[]string{"Step 2/2 : COPY ../x /x\n", "COPY failed: forbidden path outside the build context: ../x\n"}},
 		{"add url", "FROM bb\nADD https://example.com/f /f\n", nil, 1, []string{"this daemon has no internet access"}},
-		{"failing run", "FROM bb\nRUN echo about to fail; false\n", []string{"--force-rm"}, 1,
+		{"failing run", "FROM bb\nRUN echo about to fail; false\n", nil, 1,
 			[]string{" ---> Running in ", "about to fail\n", " ---> Removed intermediate container ",
 				"The command '/bin/sh -c echo about to fail; false' returned a non-zero code: 1\n"}},
 		{"exit code", "FROM bb\nRUN exit 7\n", []string{"--force-rm"}, 7,
@@ -193,13 +193,13 @@ func TestBuildBadInput(t *testing.T) {
 			}
 		})
 	}
-	// Without --force-rm a failed RUN's container stays, as with Docker.
-	out, code := build("FROM bb\nRUN false\n")
+	// With --rm=false a failed RUN's container stays, for inspection.
+	out, code := build("FROM bb\nRUN false\n", "--rm=false")
 	if code != 1 || !strings.Contains(out, "returned a non-zero code: 1") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	if ps := strings.Fields(d.must("ps", "-aq")); len(ps) != 1 {
-		t.Errorf("containers after a failed RUN without --force-rm: %v", ps)
+		t.Errorf("containers after a failed RUN with --rm=false: %v", ps)
 	} else {
 		d.must("rm", ps[0])
 	}

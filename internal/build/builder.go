@@ -84,7 +84,9 @@ type Options struct {
 	// NoCache builds every step (results are still recorded).
 	NoCache bool
 	// Remove removes RUN containers after a successful step (Docker's
-	// rm, default true); ForceRemove also after a failed one.
+	// rm, default true), and after a failed one too (dockerd keeps those
+	// unless forcerm; a failed build leaves no dangling containers here);
+	// ForceRemove removes them even with Remove false.
 	Remove, ForceRemove bool
 	// NetworkMode is the network of RUN containers ("" or "default":
 	// the default bridge).

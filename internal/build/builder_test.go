@@ -182,8 +182,9 @@ func TestBuildRunFailure(t *testing.T) {
 		o         Options
 		remaining int
 	}{
-		{"rm", Options{Remove: true}, 1},
+		{"rm", Options{Remove: true}, 0},
 		{"force-rm", Options{Remove: true, ForceRemove: true}, 0},
+		{"no-rm", Options{}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

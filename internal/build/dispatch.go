@@ -559,7 +559,10 @@ func (r *run) runStep(ctx context.Context, s *state, in *Instruction) error {
 	if err == nil {
 		err = r.commitLayer(ctx, s, cid, key, strings.Join(save, " "))
 	}
-	if r.o.ForceRemove || (r.o.Remove && err == nil) || ctx.Err() != nil {
+	// Unlike dockerd (which keeps a failed RUN's container unless
+	// --force-rm), a failed step leaves nothing behind unless --rm=false:
+	// its output and exit code are in the build's answer.
+	if r.o.ForceRemove || r.o.Remove || ctx.Err() != nil {
 		if rerr := r.be.RemoveContainer(context.WithoutCancel(ctx), cid); rerr != nil {
 			r.rep.Stdout(fmt.Sprintf("Removing intermediate container %s: %v\n", shortID(cid), rerr))
 		} else {

@@ -37,7 +37,7 @@
 //     miss and is overwritten.
 //   - Helper containers (COPY, ADD, WORKDIR) are always removed; RUN
 //     containers as Docker removes them: on success unless rm=false, and
-//     on failure with forcerm.
+//     on failure too (dockerd only with forcerm).
 //   - Nothing is read or written outside the context directory while
 //     extracting it: entries leaving it, or reached through a symlink, are
 //     refused.
