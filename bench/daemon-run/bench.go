@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,11 +13,20 @@ import (
 	"sync"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/shoal-dev/shoal/bench/internal/cgroup"
+	"github.com/shoal-dev/shoal/bench/internal/daemon"
+	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/mounts"
+	"github.com/shoal-dev/shoal/bench/internal/proc"
+	"github.com/shoal-dev/shoal/bench/internal/report"
+	"github.com/shoal-dev/shoal/bench/internal/rootfs"
 )
 
 // cgroupPlaceholder stands for the per-run cgroupsPath in bench.config.
 const cgroupPlaceholder = "@CGROUPS_PATH@"
+
+// hybridNote ends the report's description of a hybrid cgroup layout.
+const hybridNote = "in the benchmark's private mount namespace (Debian's crun 1.8.1 refuses the hybrid layout), so every engine and runtime sees cgroup v1 only"
 
 type bench struct {
 	o      *options
@@ -88,9 +96,9 @@ type commMem struct {
 	pss, rss int64
 }
 
-func (b *bench) run(ctx context.Context) error {
+func (b *bench) Run(ctx context.Context) error {
 	var err error
-	if b.hybrid, err = hideUnifiedCgroup(); err != nil {
+	if b.hybrid, err = cgroup.HideUnified(hybridNote); err != nil {
 		return err
 	}
 	if err := b.makeRootfs(); err != nil {
@@ -104,11 +112,11 @@ func (b *bench) run(ctx context.Context) error {
 	if out, err := exec.Command(b.o.shoal, "run", "--help").CombinedOutput(); err == nil {
 		b.shoalRun = true
 	} else {
-		b.shoalRunNote = fmt.Sprintf("`%s run --help`: %v: %s", b.o.shoal, err, firstLine(strings.TrimSpace(string(out))))
+		b.shoalRunNote = fmt.Sprintf("`%s run --help`: %v: %s", b.o.shoal, err, report.FirstLine(strings.TrimSpace(string(out))))
 	}
 
 	for _, name := range b.o.engines {
-		logf("starting %s", name)
+		harness.Logf("starting %s", name)
 		var e *engine
 		switch name {
 		case "shoal":
@@ -125,7 +133,7 @@ func (b *bench) run(ctx context.Context) error {
 		if err := b.importImage(ctx, e); err != nil {
 			return fmt.Errorf("import the image into %s: %w", name, err)
 		}
-		if _, out, err := b.docker(ctx, e, "run", "--rm", "--network", "none", image, "sh", "-c", "echo ok"); err != nil || strings.TrimSpace(out) != "ok" {
+		if _, out, err := e.Docker(ctx, "run", "--rm", "--network", "none", image, "sh", "-c", "echo ok"); err != nil || strings.TrimSpace(out) != "ok" {
 			return fmt.Errorf("first container on %s: %q %v", name, out, err)
 		}
 	}
@@ -161,44 +169,9 @@ func (b *bench) run(ctx context.Context) error {
 
 // makeRootfs builds the busybox-static tree and its tarball.
 func (b *bench) makeRootfs() error {
-	if err := isStatic(busyboxPath); err != nil {
-		return fmt.Errorf("%s: %w (install Debian's busybox-static)", busyboxPath, err)
-	}
 	b.rootfs = filepath.Join(b.tmp, "rootfs")
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "root", "run", "var", "mnt"} {
-		if err := os.MkdirAll(filepath.Join(b.rootfs, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(b.rootfs, "tmp"), 0o1777); err != nil {
+	if err := rootfs.Build(b.rootfs, nil, nil); err != nil {
 		return err
-	}
-	bb, err := os.ReadFile(busyboxPath)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(b.rootfs, "bin", "busybox"), bb, 0o755); err != nil {
-		return err
-	}
-	list, err := exec.Command(busyboxPath, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("busybox --list: %w", err)
-	}
-	for _, applet := range strings.Fields(string(list)) {
-		if applet == "busybox" || strings.Contains(applet, "/") {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(b.rootfs, "bin", applet)); err != nil {
-			return err
-		}
-	}
-	for name, content := range map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
-		"etc/group":  "root:x:0:\n",
-	} {
-		if err := os.WriteFile(filepath.Join(b.rootfs, name), []byte(content), 0o644); err != nil {
-			return err
-		}
 	}
 	b.rootfsTar = filepath.Join(b.tmp, "rootfs.tar")
 	if out, err := exec.Command("tar", "--numeric-owner", "-C", b.rootfs, "-cf", b.rootfsTar, ".").CombinedOutput(); err != nil {
@@ -211,37 +184,15 @@ func (b *bench) makeRootfs() error {
 // same rootfs (read-only), config from `shoal runtime spec`.
 func (b *bench) makeBundle() error {
 	b.bundle = filepath.Join(b.tmp, "bundle")
-	gen := filepath.Join(b.tmp, "spec")
-	for _, d := range []string{b.bundle, gen} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	if out, err := exec.Command(b.o.shoal, "runtime", "spec", "--bundle", gen).CombinedOutput(); err != nil {
-		return fmt.Errorf("shoal runtime spec: %v: %s", err, out)
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal([]byte(readFile(filepath.Join(gen, "config.json"))), &spec); err != nil {
-		return fmt.Errorf("config.json from shoal runtime spec: %w", err)
-	}
-	if spec.Process == nil || spec.Root == nil || spec.Linux == nil {
-		return errors.New("config.json from shoal runtime spec lacks process, root or linux")
-	}
-	spec.Version = "1.0.2" // Debian's crun 1.8.1 refuses newer
-	spec.Process.Terminal = false
-	spec.Process.Args = []string{"/bin/true"}
-	spec.Root.Path = b.rootfs
-	spec.Root.Readonly = true
-	spec.Linux.Namespaces = []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
-		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
-	}
-	spec.Linux.CgroupsPath = cgroupPlaceholder
-	var err error
-	if b.config, err = json.MarshalIndent(&spec, "", "  "); err != nil {
+	if err := os.MkdirAll(b.bundle, 0o755); err != nil {
 		return err
 	}
-	return nil
+	var err error
+	b.config, err = rootfs.GenerateConfig(b.o.shoal, filepath.Join(b.tmp, "spec"), rootfs.Config{
+		Version: "1.0.2", // Debian's crun 1.8.1 refuses newer
+		Root:    b.rootfs, CgroupsPath: cgroupPlaceholder,
+	})
+	return err
 }
 
 // latencyRows builds the rows of the latency phase.
@@ -251,7 +202,7 @@ func (b *bench) latencyRows() {
 		e := b.engines[name]
 		r := &row{name: "docker→" + name, argv: "docker " + strings.Join(dockerArgs, " ")}
 		r.run = func(ctx context.Context, _ string) (time.Duration, error) {
-			d, _, err := b.docker(ctx, e, dockerArgs...)
+			d, _, err := e.Docker(ctx, dockerArgs...)
 			return d, err
 		}
 		b.rows = append(b.rows, r)
@@ -262,14 +213,14 @@ func (b *bench) latencyRows() {
 		r.run = func(ctx context.Context, _ string) (time.Duration, error) {
 			ctx, cancel := context.WithTimeout(ctx, b.o.timeout)
 			defer cancel()
-			c, out := command(ctx, clientEnv(e.env), argv...)
-			return timed(c, out)
+			c, out := daemon.Command(ctx, daemon.ClientEnv(e.Env), argv...)
+			return daemon.Timed(c, out)
 		}
 		b.rows = append(b.rows, r)
 	}
 	for _, rt := range b.o.bundleRuntimes {
 		state := filepath.Join(b.tmp, "state", rt)
-		must(os.MkdirAll(state, 0o700))
+		harness.Must(os.MkdirAll(state, 0o700))
 		var global []string
 		name := "crun run"
 		if rt == "shoal" {
@@ -288,10 +239,10 @@ func (b *bench) latencyRows() {
 			}
 			ctx, cancel := context.WithTimeout(ctx, b.o.timeout)
 			defer cancel()
-			c, out := command(ctx, clientEnv(nil), append(append([]string{}, global...), "run", "--bundle", b.bundle, id)...)
-			d, err := timed(c, out)
+			c, out := daemon.Command(ctx, daemon.ClientEnv(nil), append(append([]string{}, global...), "run", "--bundle", b.bundle, id)...)
+			d, err := daemon.Timed(c, out)
 			if err != nil {
-				del, _ := command(context.Background(), clientEnv(nil), append(append([]string{}, global...), "delete", "--force", id)...)
+				del, _ := daemon.Command(context.Background(), daemon.ClientEnv(nil), append(append([]string{}, global...), "delete", "--force", id)...)
 				_ = del.Run()
 			}
 			return d, err
@@ -304,8 +255,8 @@ func (b *bench) latencyRows() {
 func (b *bench) daemonPIDs() map[int]bool {
 	keep := map[int]bool{}
 	for _, e := range b.engines {
-		if e.cmd != nil && e.cmd.Process != nil {
-			keep[e.cmd.Process.Pid] = true
+		if e.Cmd != nil && e.Cmd.Process != nil {
+			keep[e.Cmd.Process.Pid] = true
 		}
 	}
 	return keep
@@ -317,9 +268,9 @@ const maxFails = 5
 // rotated each round.
 func (b *bench) latency(ctx context.Context) error {
 	b.latencyRows()
-	logf("latency: %d warm-up + %d timed runs per row, %d rows round-robin", b.o.warmup, b.o.n, len(b.rows))
+	harness.Logf("latency: %d warm-up + %d timed runs per row, %d rows round-robin", b.o.warmup, b.o.n, len(b.rows))
 	keep := b.daemonPIDs()
-	b.res.loadLatency[0] = loadAvg()
+	b.res.loadLatency[0] = report.LoadAvg()
 	start := time.Now()
 	for i := -b.o.warmup; i < b.o.n; i++ {
 		for j := range b.rows {
@@ -342,7 +293,7 @@ func (b *bench) latency(ctx context.Context) error {
 				if r.firstErr == nil {
 					r.firstErr = err
 				}
-				logf("latency: %s failed: %v", r.name, err)
+				harness.Logf("latency: %s failed: %v", r.name, err)
 				if r.fails >= maxFails {
 					return fmt.Errorf("latency: %s failed %d times; first: %w", r.name, r.fails, r.firstErr)
 				}
@@ -353,16 +304,16 @@ func (b *bench) latency(ctx context.Context) error {
 				r.windows = append(r.windows, [2]time.Time{t0, t1})
 			}
 		}
-		reapAll(keep)
+		proc.ReapZombies(keep)
 		if i >= 0 && (i+1)%10 == 0 {
-			logf("latency: %d/%d", i+1, b.o.n)
+			harness.Logf("latency: %d/%d", i+1, b.o.n)
 		}
 	}
 	b.res.latencyWall = time.Since(start)
-	b.res.loadLatency[1] = loadAvg()
+	b.res.loadLatency[1] = report.LoadAvg()
 	for _, e := range b.engines {
-		if ids, err := b.containerIDs(ctx, e); err == nil && len(ids) > 0 {
-			logf("latency: %s lists %d container(s) after the --rm runs", e.name, len(ids))
+		if ids, err := e.ContainerIDs(ctx); err == nil && len(ids) > 0 {
+			harness.Logf("latency: %s lists %d container(s) after the --rm runs", e.Name, len(ids))
 		}
 	}
 	return nil
@@ -381,35 +332,35 @@ func (b *bench) detached(ctx context.Context) error {
 	for round := 0; round < b.o.rounds; round++ {
 		for _, name := range b.rotated(round) {
 			e := b.engines[name]
-			if _, _, err := b.removeAll(ctx, e); err != nil {
+			if _, _, err := e.RemoveAll(ctx); err != nil {
 				return err
 			}
-			logf("detached: round %d: %s: %d × docker run -d", round+1, name, b.o.detached)
+			harness.Logf("detached: round %d: %s: %d × docker run -d", round+1, name, b.o.detached)
 			r := &burst{n: b.o.detached}
 			t0 := time.Now()
 			for i := 0; i < b.o.detached; i++ {
-				d, _, err := b.docker(ctx, e, "run", "-d", "--network", "none", image, "sleep", "1000")
+				d, _, err := e.Docker(ctx, "run", "-d", "--network", "none", image, "sleep", "1000")
 				if err != nil {
 					return fmt.Errorf("detached: %w", err)
 				}
 				r.each = append(r.each, d)
 			}
 			r.wall = time.Since(t0)
-			r.load = loadAvg()
-			ids, err := b.containerIDs(ctx, e)
+			r.load = report.LoadAvg()
+			ids, err := e.ContainerIDs(ctx)
 			if err != nil {
 				return err
 			}
 			if len(ids) != b.o.detached {
 				return fmt.Errorf("detached: %s lists %d containers, want %d", name, len(ids), b.o.detached)
 			}
-			n, d, err := b.removeAll(ctx, e)
+			n, d, err := e.RemoveAll(ctx)
 			if err != nil {
 				return err
 			}
 			r.rm = d
-			logf("detached: %s: %.1f containers/s; docker rm -f of %d: %v", name, float64(r.n)/r.wall.Seconds(), n, d.Round(time.Millisecond))
-			reapAll(b.daemonPIDs())
+			harness.Logf("detached: %s: %.1f containers/s; docker rm -f of %d: %v", name, float64(r.n)/r.wall.Seconds(), n, d.Round(time.Millisecond))
+			proc.ReapZombies(b.daemonPIDs())
 			b.res.detached[name] = append(b.res.detached[name], r)
 		}
 	}
@@ -434,7 +385,7 @@ func (b *bench) parallel(ctx context.Context) error {
 }
 
 func (b *bench) parallelOnce(ctx context.Context, e *engine, round int) (*burst, error) {
-	logf("parallel: round %d: %s: %d clients × %d docker run --rm", round+1, e.name, b.o.clients, b.o.clientRuns)
+	harness.Logf("parallel: round %d: %s: %d clients × %d docker run --rm", round+1, e.Name, b.o.clients, b.o.clientRuns)
 	r := &burst{n: b.o.clients * b.o.clientRuns}
 	var mu sync.Mutex
 	var firstErr error
@@ -445,7 +396,7 @@ func (b *bench) parallelOnce(ctx context.Context, e *engine, round int) (*burst,
 		go func() {
 			defer wg.Done()
 			for k := 0; k < b.o.clientRuns && ctx.Err() == nil; k++ {
-				d, _, err := b.docker(ctx, e, "run", "--rm", "--network", "none", image, "true")
+				d, _, err := e.Docker(ctx, "run", "--rm", "--network", "none", image, "true")
 				mu.Lock()
 				if err != nil {
 					r.fails++
@@ -461,22 +412,22 @@ func (b *bench) parallelOnce(ctx context.Context, e *engine, round int) (*burst,
 	}
 	wg.Wait()
 	r.wall = time.Since(t0)
-	r.load = loadAvg()
+	r.load = report.LoadAvg()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	reapAll(b.daemonPIDs())
+	proc.ReapZombies(b.daemonPIDs())
 	if r.fails > 0 {
-		logf("parallel: %s: %d of %d runs failed; first: %v", e.name, r.fails, r.n, firstErr)
+		harness.Logf("parallel: %s: %d of %d runs failed; first: %v", e.Name, r.fails, r.n, firstErr)
 		if r.fails*10 > r.n {
-			return nil, fmt.Errorf("parallel: %s: %d of %d runs failed; first: %w", e.name, r.fails, r.n, firstErr)
+			return nil, fmt.Errorf("parallel: %s: %d of %d runs failed; first: %w", e.Name, r.fails, r.n, firstErr)
 		}
 	}
 	r.n -= r.fails
-	logf("parallel: %s: %.1f containers/s", e.name, float64(r.n)/r.wall.Seconds())
+	harness.Logf("parallel: %s: %.1f containers/s", e.Name, float64(r.n)/r.wall.Seconds())
 	// Give an engine's asynchronous --rm removals time to finish.
 	for i := 0; i < 50; i++ {
-		if ids, err := b.containerIDs(ctx, e); err == nil && len(ids) == 0 {
+		if ids, err := e.ContainerIDs(ctx); err == nil && len(ids) == 0 {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -490,30 +441,30 @@ func (b *bench) memory(ctx context.Context) error {
 	b.res.memory = map[string]*memResult{}
 	for _, name := range b.order {
 		e := b.engines[name]
-		if _, _, err := b.removeAll(ctx, e); err != nil {
+		if _, _, err := e.RemoveAll(ctx); err != nil {
 			return err
 		}
-		reapAll(b.daemonPIDs())
+		proc.ReapZombies(b.daemonPIDs())
 		m := &memResult{idle: b.o.idle}
 		var err error
 		if m.before, err = b.measure(ctx, e); err != nil {
 			return err
 		}
-		logf("memory: %s: %d × docker run -d ... sleep 100000", name, b.o.idle)
+		harness.Logf("memory: %s: %d × docker run -d ... sleep 100000", name, b.o.idle)
 		for i := 0; i < b.o.idle; i++ {
-			if _, _, err := b.docker(ctx, e, "run", "-d", "--network", "none", image, "sleep", "100000"); err != nil {
+			if _, _, err := e.Docker(ctx, "run", "-d", "--network", "none", image, "sleep", "100000"); err != nil {
 				return fmt.Errorf("memory: %w", err)
 			}
 		}
-		reapAll(b.daemonPIDs())
+		proc.ReapZombies(b.daemonPIDs())
 		if m.after, err = b.measure(ctx, e); err != nil {
 			return err
 		}
-		logf("memory: %s: PSS %.1f → %.1f MiB", name, kib(m.before.pss), kib(m.after.pss))
-		if _, _, err := b.removeAll(ctx, e); err != nil {
+		harness.Logf("memory: %s: PSS %.1f → %.1f MiB", name, kib(m.before.pss), kib(m.after.pss))
+		if _, _, err := e.RemoveAll(ctx); err != nil {
 			return err
 		}
-		reapAll(b.daemonPIDs())
+		proc.ReapZombies(b.daemonPIDs())
 		b.res.memory[name] = m
 	}
 	return nil
@@ -538,7 +489,7 @@ func (b *bench) measure(ctx context.Context, e *engine) (memSample, error) {
 		}
 		s := memSample{byComm: map[string]*commMem{}}
 		for _, p := range engineProcs(e) {
-			pss, rss, err := memOf(p.pid)
+			pss, rss, err := proc.Mem(p.PID)
 			if err != nil {
 				continue // exited meanwhile
 			}
@@ -546,9 +497,9 @@ func (b *bench) measure(ctx context.Context, e *engine) (memSample, error) {
 			s.rss += rss
 			// "shoal daemon" and "shoal monitor" are one binary: tell
 			// them apart by the subcommand.
-			name := p.comm
-			if len(p.argv) > 1 && p.argv[1] != "" && !strings.HasPrefix(p.argv[1], "-") && !strings.Contains(p.argv[1], "/") {
-				name += " " + p.argv[1]
+			name := p.Comm
+			if len(p.Argv) > 1 && p.Argv[1] != "" && !strings.HasPrefix(p.Argv[1], "-") && !strings.Contains(p.Argv[1], "/") {
+				name += " " + p.Argv[1]
 			}
 			c := s.byComm[name]
 			if c == nil {
@@ -560,7 +511,7 @@ func (b *bench) measure(ctx context.Context, e *engine) (memSample, error) {
 			c.rss += rss
 		}
 		if len(s.byComm) == 0 {
-			return s, fmt.Errorf("memory: no process of %s found", e.name)
+			return s, fmt.Errorf("memory: no process of %s found", e.Name)
 		}
 		ss = append(ss, s)
 	}
@@ -568,14 +519,14 @@ func (b *bench) measure(ctx context.Context, e *engine) (memSample, error) {
 	return ss[len(ss)/2], nil
 }
 
-// cleanup stops every engine, kills what is left below us, removes the
+// Cleanup stops every engine, kills what is left below us, removes the
 // cgroups and mounts, and checks that nothing of the run is left (the
 // outer stage removes the temp dir).
-func (b *bench) cleanup() error {
+func (b *bench) Cleanup() error {
 	var errs []error
 	for i := len(b.o.engines) - 1; i >= 0; i-- {
 		if e, ok := b.engines[b.o.engines[i]]; ok {
-			if err := b.stop(e); err != nil {
+			if err := e.Stop(harness.Logf); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -588,25 +539,25 @@ func (b *bench) cleanup() error {
 			if rt == "shoal" {
 				bin = []string{b.o.shoal, "runtime", "--root", state}
 			}
-			c, _ := command(context.Background(), clientEnv(nil), append(bin, "delete", "--force", ent.Name())...)
+			c, _ := daemon.Command(context.Background(), daemon.ClientEnv(nil), append(bin, "delete", "--force", ent.Name())...)
 			_ = c.Run()
 		}
 	}
-	if n := killDescendants(os.Getpid(), nil); n > 0 {
-		logf("cleanup: killed %d leftover process(es)", n)
+	if n := proc.KillDescendants(os.Getpid(), nil); n > 0 {
+		harness.Logf("cleanup: killed %d leftover process(es)", n)
 	}
-	if err := removeCgroups(b.token); err != nil {
+	if err := cgroup.RemoveAll(harness.CgroupPattern(b.token)); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := os.Stat(filepath.Join(b.tmp, libpodMarker)); err == nil {
 		removeLibpodParent()
 	}
-	unmountUnder(b.tmp)
-	for _, l := range leftovers(b.tmp, b.token) {
+	mounts.UnmountUnder(b.tmp, harness.Logf)
+	for _, l := range harness.Leftovers(b.tmp, b.token) {
 		errs = append(errs, errors.New("left behind: "+l))
 	}
 	if _, err := os.Stat(filepath.Join(b.tmp, libpodMarker)); err == nil && libpodParentExists() {
-		logf("cleanup: libpod_parent (made by this run's podman) is not empty: another podman uses it now; left in place")
+		harness.Logf("cleanup: libpod_parent (made by this run's podman) is not empty: another podman uses it now; left in place")
 	}
 	return errors.Join(errs...)
 }

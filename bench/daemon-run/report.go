@@ -3,52 +3,40 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math"
-	"math/rand"
 	"os"
-	"os/exec"
 	"regexp"
-	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/report"
+	"github.com/shoal-dev/shoal/bench/internal/rootfs"
+	"github.com/shoal-dev/shoal/bench/internal/stats"
 )
 
 func (b *bench) printConditions(ctx context.Context) {
 	fmt.Println("== conditions ==")
-	fmt.Printf("date:      %s\n", time.Now().UTC().Format(time.RFC3339))
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		fmt.Printf("kernel:    %s %s\n", unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:]))
-	}
-	fmt.Printf("cpu:       %d online, %s\n", runtime.NumCPU(), cpuModel())
-	fmt.Printf("memory:    %s\n", memTotal())
-	fmt.Printf("load avg:  %s (after the engines started)\n", loadAvg())
+	report.WriteHost(os.Stdout, 11, false)
+	fmt.Printf("load avg:  %s (after the engines started)\n", report.LoadAvg())
 	fmt.Printf("cgroups:   %s\n", b.hybrid)
-	fmt.Printf("temp dir:  %s (%s); every engine's root, exec root and socket below it\n", b.tmp, fsType(b.tmp))
-	fmt.Printf("image:     %s = %s imported with `docker import --change 'CMD [\"sh\"]' rootfs.tar %s`\n", image, busyboxVersion(), image)
-	fmt.Printf("           (podman: `podman import --change 'CMD [\"sh\"]' rootfs.tar %s`), %d KiB tar\n", image, fileSize(b.rootfsTar)>>10)
-	fmt.Printf("client:    %s (every engine, through DOCKER_HOST=unix://<engine socket>, own DOCKER_CONFIG)\n", firstLine(versionOf(b.o.docker, "--version")))
+	fmt.Printf("temp dir:  %s (%s); every engine's root, exec root and socket below it\n", b.tmp, report.FSType(b.tmp))
+	fmt.Printf("image:     %s = %s imported with `docker import --change 'CMD [\"sh\"]' rootfs.tar %s`\n", image, rootfs.BusyboxVersion(), image)
+	fmt.Printf("           (podman: `podman import --change 'CMD [\"sh\"]' rootfs.tar %s`), %d KiB tar\n", image, report.FileSize(b.rootfsTar)>>10)
+	fmt.Printf("client:    %s (every engine, through DOCKER_HOST=unix://<engine socket>, own DOCKER_CONFIG)\n", report.FirstLine(report.VersionOf(b.o.docker, "--version")))
 	fmt.Println("engines:")
 	for _, name := range b.order {
 		e := b.engines[name]
-		_, sv, _ := b.docker(ctx, e, "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}}, client negotiated {{.Client.APIVersion}})")
-		fmt.Printf("  %-8s %s\n", name, strings.TrimSpace(sv))
-		fmt.Printf("           %s\n", strings.Join(e.argv, " "))
+		fmt.Printf("  %-8s %s\n", name, e.ServerVersion(ctx))
+		fmt.Printf("           %s\n", strings.Join(e.Argv, " "))
 		switch name {
 		case "shoal":
-			fmt.Printf("           binary sha256 %s; runtime: Shoal's own (in the same binary); per container: no process but the container's\n", sha256File(b.o.shoal))
+			fmt.Printf("           binary sha256 %s; runtime: Shoal's own (in the same binary); per container: no process but the container's\n", report.SHA256File(b.o.shoal))
 		case "dockerd":
-			_, rt, _ := b.docker(ctx, e, "info", "--format", "{{.DefaultRuntime}} {{.Driver}} {{.CgroupDriver}} cgroup v{{.CgroupVersion}}")
-			fmt.Printf("           %s; %s; default runtime/storage/cgroup driver: %s\n", firstLine(versionOf("containerd", "--version")),
-				firstLine(versionOf("runc", "--version")), strings.TrimSpace(rt))
+			fmt.Printf("           %s\n", e.DockerdStack(ctx))
 		case "podman":
 			out, _ := b.podman(ctx, e, "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}|{{.Host.Conmon.Version}}|{{.Store.GraphDriverName}}")
 			fmt.Printf("           runtime|conmon|storage: %s\n", strings.Join(strings.Fields(out), " "))
@@ -60,8 +48,8 @@ func (b *bench) printConditions(ctx context.Context) {
 	if len(b.o.bundleRuntimes) > 0 {
 		fmt.Printf("bundle:    %s: same rootfs, read-only; config.json from `shoal runtime spec`, args [/bin/true], ociVersion 1.0.2,\n", b.bundle)
 		fmt.Printf("           namespaces pid,net,ipc,uts,mount; cgroupsPath %s/<runtime>-<iteration>\n", b.cgroupParent("bundle"))
-		if contains(b.o.bundleRuntimes, "crun") {
-			fmt.Printf("           %s\n", strings.ReplaceAll(strings.TrimSpace(versionOf(b.o.crun, "--version")), "\n", "; "))
+		if slices.Contains(b.o.bundleRuntimes, "crun") {
+			fmt.Printf("           %s\n", strings.ReplaceAll(strings.TrimSpace(report.VersionOf(b.o.crun, "--version")), "\n", "; "))
 		}
 	}
 	if b.shoalRun {
@@ -70,7 +58,7 @@ func (b *bench) printConditions(ctx context.Context) {
 		fmt.Printf("shoal run: SKIPPED: the shoal CLI has no `run` verb yet (%s)\n", b.shoalRunNote)
 	}
 	fmt.Println("harness:   runs every command with os/exec (own process group, output to a buffer); wall = fork to exit of the client;")
-	fmt.Println("           a child subreaper in a private mount namespace; cgroups of the run: /sys/fs/cgroup/*/" + tmpPrefix + b.token + "-*")
+	fmt.Println("           a child subreaper in a private mount namespace; cgroups of the run: /sys/fs/cgroup/*/" + harness.CgroupPattern(b.token))
 	fmt.Println()
 }
 
@@ -84,8 +72,8 @@ func (b *bench) printLatency() {
 			fmt.Printf("%-20s %4d  (no successful run; first error: %v)\n", r.name, 0, r.firstErr)
 			continue
 		}
-		s := stats(msOf(r.samples))
-		fmt.Printf("%-20s %4d %8.1f %8.1f %8.1f %8.1f %8.1f  %s\n", r.name, len(r.samples), s.min, s.median, s.p90, s.max, s.mean, r.argv)
+		s := stats.Summarize(stats.MillisOf(r.samples))
+		fmt.Printf("%-20s %4d %8.1f %8.1f %8.1f %8.1f %8.1f  %s\n", r.name, len(r.samples), s.Min, s.Median, s.P90, s.Max, s.Mean, r.argv)
 	}
 	for _, r := range b.rows {
 		if r.fails > 0 {
@@ -100,9 +88,9 @@ func (b *bench) printLatency() {
 		if a == nil || c == nil || len(a.samples) == 0 || len(c.samples) == 0 {
 			continue
 		}
-		x, y := msOf(a.samples), msOf(c.samples)
-		lo, hi := bootstrapRatio(x, y, 2000)
-		fmt.Printf("  %-18s / %-18s %6.2f  [%5.2f, %5.2f]\n", p[0], p[1], median(x)/median(y), lo, hi)
+		x, y := stats.MillisOf(a.samples), stats.MillisOf(c.samples)
+		lo, hi := stats.BootstrapRatio(x, y, 2000)
+		fmt.Printf("  %-18s / %-18s %6.2f  [%5.2f, %5.2f]\n", p[0], p[1], stats.Median(x)/stats.Median(y), lo, hi)
 	}
 	if r := b.row("docker→shoal"); r != nil && len(r.samples) > 0 {
 		b.printShoalLog(r)
@@ -138,7 +126,7 @@ var (
 // the timed docker→shoal runs (by time window) and prints where the time
 // of a run goes on the daemon's side.
 func (b *bench) printShoalLog(r *row) {
-	f, err := os.Open(b.engines["shoal"].log)
+	f, err := os.Open(b.engines["shoal"].Log)
 	if err != nil {
 		return
 	}
@@ -187,8 +175,8 @@ func (b *bench) printShoalLog(r *row) {
 				byEP[ep] = t
 			}
 			t.dur = append(t.dur, float64(rec.Duration)/1e6)
-			t.begin = append(t.begin, ms(start.Sub(w[0])))
-			t.end = append(t.end, ms(rec.Time.Sub(w[0])))
+			t.begin = append(t.begin, stats.Millis(start.Sub(w[0])))
+			t.end = append(t.end, stats.Millis(rec.Time.Sub(w[0])))
 			if first.IsZero() || start.Before(first) {
 				first = start
 			}
@@ -200,10 +188,10 @@ func (b *bench) printShoalLog(r *row) {
 			continue
 		}
 		span := last.Sub(first)
-		spans = append(spans, ms(span))
-		gaps = append(gaps, ms(r.samples[i]-span))
-		firsts = append(firsts, ms(first.Sub(w[0])))
-		lasts = append(lasts, ms(w[1].Sub(last)))
+		spans = append(spans, stats.Millis(span))
+		gaps = append(gaps, stats.Millis(r.samples[i]-span))
+		firsts = append(firsts, stats.Millis(first.Sub(w[0])))
+		lasts = append(lasts, stats.Millis(w[1].Sub(last)))
 	}
 	if len(spans) == 0 {
 		return
@@ -214,17 +202,17 @@ func (b *bench) printShoalLog(r *row) {
 	for ep := range byEP {
 		eps = append(eps, ep)
 	}
-	sort.Slice(eps, func(i, j int) bool { return median(byEP[eps[i]].begin) < median(byEP[eps[j]].begin) })
+	sort.Slice(eps, func(i, j int) bool { return stats.Median(byEP[eps[i]].begin) < stats.Median(byEP[eps[j]].begin) })
 	fmt.Printf("  %-36s %5s %8s %8s %8s %8s\n", "request", "n", "begins", "ends", "median", "p90")
 	for _, ep := range eps {
 		t := byEP[ep]
-		s := stats(t.dur)
-		fmt.Printf("  %-36s %5d %8.1f %8.1f %8.1f %8.1f\n", ep, len(t.dur), median(t.begin), median(t.end), s.median, s.p90)
+		s := stats.Summarize(t.dur)
+		fmt.Printf("  %-36s %5d %8.1f %8.1f %8.1f %8.1f\n", ep, len(t.dur), stats.Median(t.begin), stats.Median(t.end), s.Median, s.P90)
 	}
-	fmt.Printf("  client start → first request (CLI start-up):  median %6.1f\n", median(firsts))
-	fmt.Printf("  first request → last response (daemon span):  median %6.1f\n", median(spans))
-	fmt.Printf("  last response → client exit:                  median %6.1f\n", median(lasts))
-	fmt.Printf("  client wall − daemon span:                    median %6.1f\n", median(gaps))
+	fmt.Printf("  client start → first request (CLI start-up):  median %6.1f\n", stats.Median(firsts))
+	fmt.Printf("  first request → last response (daemon span):  median %6.1f\n", stats.Median(spans))
+	fmt.Printf("  last response → client exit:                  median %6.1f\n", stats.Median(lasts))
+	fmt.Printf("  client wall − daemon span:                    median %6.1f\n", stats.Median(gaps))
 }
 
 // printPhases prints the medians of the daemon's "<what> phases" debug
@@ -268,7 +256,7 @@ func printPhases(r *row, recs []map[string]any) {
 		if order[i].msg != order[j].msg {
 			return order[i].msg < order[j].msg
 		}
-		return median(vals[order[i]]) < median(vals[order[j]])
+		return stats.Median(vals[order[i]]) < stats.Median(vals[order[j]])
 	})
 	fmt.Printf("the daemon's own phase logs during these runs (ms since the step began, cumulative; median / p90):\n")
 	last := ""
@@ -277,8 +265,8 @@ func printPhases(r *row, recs []map[string]any) {
 			fmt.Printf("  %s (%d):\n", k.msg, len(vals[k]))
 			last = k.msg
 		}
-		s := stats(vals[k])
-		fmt.Printf("    %-16s %7.1f %7.1f\n", k.field, s.median, s.p90)
+		s := stats.Summarize(vals[k])
+		fmt.Printf("    %-16s %7.1f %7.1f\n", k.field, s.Median, s.P90)
 	}
 }
 
@@ -291,7 +279,7 @@ func medianRate(rs []*burst) float64 {
 	for i, r := range rs {
 		v[i] = r.rate()
 	}
-	return median(v)
+	return stats.Median(v)
 }
 
 func (b *bench) printBurst(phase string, res map[string][]*burst) {
@@ -325,19 +313,19 @@ func (b *bench) printBurst(phase string, res map[string][]*burst) {
 		if base > 0 {
 			vs = fmt.Sprintf("%.2f×", rate/base)
 		}
-		s := stats(msOf(each))
-		fmt.Printf("%-8s %6d %12.2f %10s %10.1f %10.1f  %s\n", name, n, rate, vs, s.median, s.p90, strings.Join(rounds, ", "))
+		s := stats.Summarize(stats.MillisOf(each))
+		fmt.Printf("%-8s %6d %12.2f %10s %10.1f %10.1f  %s\n", name, n, rate, vs, s.Median, s.P90, strings.Join(rounds, ", "))
 	}
 	if phase == "detached" && b.o.detached >= 20 {
 		fmt.Printf("does a start get slower as containers pile up? median ms of the first 10 / last 10 starts of each round:")
 		for _, name := range b.order {
 			var first, last []float64
 			for _, r := range res[name] {
-				first = append(first, msOf(r.each[:10])...)
-				last = append(last, msOf(r.each[len(r.each)-10:])...)
+				first = append(first, stats.MillisOf(r.each[:10])...)
+				last = append(last, stats.MillisOf(r.each[len(r.each)-10:])...)
 			}
 			if len(first) > 0 {
-				fmt.Printf("  %s %.0f / %.0f", name, median(first), median(last))
+				fmt.Printf("  %s %.0f / %.0f", name, stats.Median(first), stats.Median(last))
 			}
 		}
 		fmt.Println()
@@ -350,7 +338,7 @@ func (b *bench) printBurst(phase string, res map[string][]*burst) {
 				for _, r := range rs {
 					v = append(v, r.rm.Seconds())
 				}
-				fmt.Printf("  %s %.2f", name, median(v))
+				fmt.Printf("  %s %.2f", name, stats.Median(v))
 			}
 		}
 		fmt.Println()
@@ -425,7 +413,7 @@ func (b *bench) printGoals() {
 		if r == nil || len(r.samples) == 0 {
 			return 0, false
 		}
-		return median(msOf(r.samples)), true
+		return stats.Median(stats.MillisOf(r.samples)), true
 	}
 	if b.o.phases["latency"] {
 		s, okS := lat("docker→shoal")
@@ -471,151 +459,4 @@ func (b *bench) printGoals() {
 	fmt.Println()
 }
 
-type summary struct{ min, median, p90, max, mean float64 }
-
-func stats(v []float64) summary {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	var sum float64
-	for _, x := range s {
-		sum += x
-	}
-	return summary{min: s[0], median: median(s), p90: quantile(s, 0.9), max: s[len(s)-1], mean: sum / float64(len(s))}
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// quantile of sorted s, nearest rank.
-func quantile(s []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	if i < 0 {
-		i = 0
-	}
-	return s[i]
-}
-
-// bootstrapRatio is a percentile-bootstrap 95% interval for
-// median(a)/median(b), resampling a and b independently.
-func bootstrapRatio(a, b []float64, rounds int) (lo, hi float64) {
-	rng := rand.New(rand.NewSource(1))
-	ra, rb := make([]float64, len(a)), make([]float64, len(b))
-	ratios := make([]float64, rounds)
-	for i := range ratios {
-		for j := range ra {
-			ra[j] = a[rng.Intn(len(a))]
-		}
-		for j := range rb {
-			rb[j] = b[rng.Intn(len(b))]
-		}
-		ratios[i] = median(ra) / median(rb)
-	}
-	sort.Float64s(ratios)
-	return quantile(ratios, 0.025), quantile(ratios, 0.975)
-}
-
-func msOf(ds []time.Duration) []float64 {
-	v := make([]float64, len(ds))
-	for i, d := range ds {
-		v[i] = ms(d)
-	}
-	return v
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
 func kib(k int64) float64 { return float64(k) / 1024 }
-
-func versionOf(bin string, args ...string) string {
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Sprintf("(%s %s: %v)\n", bin, strings.Join(args, " "), err)
-	}
-	return string(out)
-}
-
-func sha256File(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "?"
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "?"
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func fileSize(p string) int64 {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-func cpuModel() string {
-	for _, l := range strings.Split(readFile("/proc/cpuinfo"), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown model"
-}
-
-func memTotal() string {
-	return strings.Join(strings.Fields(firstLine(readFile("/proc/meminfo"))), " ")
-}
-
-func loadAvg() string {
-	f := strings.Fields(readFile("/proc/loadavg"))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func busyboxVersion() string {
-	out, _ := exec.Command(busyboxPath).CombinedOutput()
-	l := firstLine(string(out))
-	if l == "" {
-		return "busybox"
-	}
-	return strings.TrimSuffix(l, " multi-call binary.") + " (static) + applet symlinks"
-}
-
-func fsType(path string) string {
-	var st unix.Statfs_t
-	if unix.Statfs(path, &st) != nil {
-		return "?"
-	}
-	switch st.Type {
-	case unix.TMPFS_MAGIC:
-		return "tmpfs"
-	case unix.EXT4_SUPER_MAGIC:
-		return "ext4"
-	case unix.XFS_SUPER_MAGIC:
-		return "xfs"
-	case unix.BTRFS_SUPER_MAGIC:
-		return "btrfs"
-	case unix.OVERLAYFS_SUPER_MAGIC:
-		return "overlayfs"
-	}
-	return fmt.Sprintf("fs magic %#x", st.Type)
-}

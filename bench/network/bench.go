@@ -6,12 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shoal-dev/shoal/bench/internal/cgroup"
+	"github.com/shoal-dev/shoal/bench/internal/daemon"
+	"github.com/shoal-dev/shoal/bench/internal/dnsload"
+	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/mounts"
+	"github.com/shoal-dev/shoal/bench/internal/proc"
+	"github.com/shoal-dev/shoal/bench/internal/report"
 )
 
 // Names the benchmark gives things in every engine.
@@ -24,6 +31,9 @@ const (
 
 // loopbackPath names the host-loopback baseline of the throughput phase.
 const loopbackPath = "loopback"
+
+// hybridNote ends the report's description of a hybrid cgroup layout.
+const hybridNote = "in the benchmark's private mount namespace (Debian's crun 1.8.1 refuses the hybrid layout), so every engine and runtime sees cgroup v1 only"
 
 type bench struct {
 	o      *options
@@ -73,23 +83,7 @@ type dnsRound struct {
 }
 
 // dnsResult is what dnsload prints (see dnsload/main.go).
-type dnsResult struct {
-	Name        string  `json:"name"`
-	Server      string  `json:"server"`
-	Count       int     `json:"count"`
-	Concurrency int     `json:"concurrency"`
-	Errors      int     `json:"errors"`
-	Timeouts    int     `json:"timeouts"`
-	P50         float64 `json:"p50"`
-	P90         float64 `json:"p90"`
-	P99         float64 `json:"p99"`
-	Max         float64 `json:"max"`
-	Mean        float64 `json:"mean"`
-	QPS         float64 `json:"qps"`
-	WallS       float64 `json:"wall_s"`
-	Answer      string  `json:"answer"`
-	FirstError  string  `json:"first_error"`
-}
+type dnsResult = dnsload.Result
 
 // iperfRun is one iperf3 client run.
 type iperfRun struct {
@@ -99,16 +93,16 @@ type iperfRun struct {
 	load    string
 }
 
-func (b *bench) run(ctx context.Context) error {
-	b.loadStart = loadAvg()
+func (b *bench) Run(ctx context.Context) error {
+	b.loadStart = report.LoadAvg()
 	var err error
-	if b.hybrid, err = hideUnifiedCgroup(); err != nil {
+	if b.hybrid, err = cgroup.HideUnified(hybridNote); err != nil {
 		return err
 	}
 	if err := b.buildTools(ctx); err != nil {
 		return err
 	}
-	logf("building the image")
+	harness.Logf("building the image")
 	if err := b.makeImage(ctx); err != nil {
 		return err
 	}
@@ -116,7 +110,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	for _, name := range b.o.engines {
-		logf("starting %s", name)
+		harness.Logf("starting %s", name)
 		var e *engine
 		switch name {
 		case "shoal":
@@ -166,27 +160,27 @@ func (b *bench) run(ctx context.Context) error {
 func (b *bench) prepare(ctx context.Context, e *engine) {
 	fail := func(step string, err error) {
 		e.failed, e.err = step, err
-		logf("%s: %s failed: %v", e.name, step, err)
+		harness.Logf("%s: %s failed: %v", e.Name, step, err)
 	}
-	if _, _, err := b.docker(ctx, e, "load", "-i", b.imageTar); err != nil {
+	if _, _, err := e.Docker(ctx, "load", "-i", b.imageTar); err != nil {
 		fail("docker load", err)
 		return
 	}
-	_, id, err := b.docker(ctx, e, "image", "inspect", "--format", "{{.Id}}", image)
+	_, id, err := e.Docker(ctx, "image", "inspect", "--format", "{{.Id}}", image)
 	if err != nil {
 		fail("docker image inspect", err)
 		return
 	}
 	e.imageID = strings.TrimSpace(id)
-	if _, out, err := b.docker(ctx, e, "run", "--rm", "--network", "none", image, "sh", "-c", "echo ok"); err != nil || strings.TrimSpace(out) != "ok" {
+	if _, out, err := e.Docker(ctx, "run", "--rm", "--network", "none", image, "sh", "-c", "echo ok"); err != nil || strings.TrimSpace(out) != "ok" {
 		fail("first container (--network none)", fmt.Errorf("output %q: %v", out, err))
 		return
 	}
-	if _, _, err := b.docker(ctx, e, "network", "create", userNet); err != nil {
+	if _, _, err := e.Docker(ctx, "network", "create", userNet); err != nil {
 		fail("docker network create "+userNet, err)
 		return
 	}
-	if _, out, err := b.docker(ctx, e, "network", "inspect", "--format",
+	if _, out, err := e.Docker(ctx, "network", "inspect", "--format",
 		"driver {{.Driver}}{{range .IPAM.Config}}, subnet {{.Subnet}} gateway {{.Gateway}}{{end}}", userNet); err == nil {
 		e.netInfo = strings.TrimSpace(out)
 	}
@@ -194,13 +188,13 @@ func (b *bench) prepare(ctx context.Context, e *engine) {
 		{"--name", targetName, "--network", userNet, image, "sleep", "1000000"},
 		{"--name", serverName, "--network", userNet, image, "iperf3", "-s", "-p", iperfPort},
 	} {
-		if _, _, err := b.docker(ctx, e, append([]string{"run", "-d"}, c...)...); err != nil {
+		if _, _, err := e.Docker(ctx, append([]string{"run", "-d"}, c...)...); err != nil {
 			fail("docker run -d --name "+c[1], err)
 			return
 		}
 	}
 	ip := func(name string) (string, error) {
-		_, out, err := b.docker(ctx, e, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name)
+		_, out, err := e.Docker(ctx, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name)
 		if err != nil {
 			return "", err
 		}
@@ -218,7 +212,7 @@ func (b *bench) prepare(ctx context.Context, e *engine) {
 		fail("address of "+serverName, err)
 		return
 	}
-	_, out, err := b.docker(ctx, e, "run", "--rm", "--network", userNet, image, "sh", "-c",
+	_, out, err := e.Docker(ctx, "run", "--rm", "--network", userNet, image, "sh", "-c",
 		"grep '^nameserver' /etc/resolv.conf | tr '\\n' ' '; ip -o -4 addr show eth0 | awk '{print $2, $4}' | tr '\\n' ' '; echo mtu $(cat /sys/class/net/eth0/mtu)")
 	if err != nil {
 		fail("a container on "+userNet, err)
@@ -301,14 +295,14 @@ func rotated(names []string, round int) []string {
 func (b *bench) dns(ctx context.Context) {
 	b.res.dns = map[string][]*dnsRound{}
 	b.res.dnsErr = map[string]error{}
-	b.res.dnsLoad[0] = loadAvg()
+	b.res.dnsLoad[0] = report.LoadAvg()
 	for r := 0; r < b.o.rounds; r++ {
 		for _, name := range rotated(b.ready(), r) {
 			if b.res.dnsErr[name] != nil || ctx.Err() != nil {
 				continue
 			}
 			e := b.engines[name]
-			logf("dns: round %d/%d, %s", r+1, b.o.rounds, name)
+			harness.Logf("dns: round %d/%d, %s", r+1, b.o.rounds, name)
 			round := &dnsRound{}
 			var err error
 			if round.lat, err = b.dnsload(ctx, e, 1); err == nil {
@@ -316,25 +310,25 @@ func (b *bench) dns(ctx context.Context) {
 			}
 			if err != nil {
 				b.res.dnsErr[name] = err
-				logf("dns: %s: %v", name, err)
+				harness.Logf("dns: %s: %v", name, err)
 				continue
 			}
-			round.load = loadAvg()
+			round.load = report.LoadAvg()
 			b.res.dns[name] = append(b.res.dns[name], round)
 		}
 	}
-	b.res.dnsLoad[1] = loadAvg()
+	b.res.dnsLoad[1] = report.LoadAvg()
 }
 
 func (b *bench) dnsload(ctx context.Context, e *engine, conc int) (*dnsResult, error) {
-	_, out, err := b.docker(ctx, e, "run", "--rm", "--network", userNet, image, dnsloadInImage,
+	_, out, err := e.Docker(ctx, "run", "--rm", "--network", userNet, image, dnsloadInImage,
 		"-name", targetName, "-n", strconv.Itoa(b.o.dnsN), "-c", strconv.Itoa(conc), "-warmup", strconv.Itoa(b.o.dnsWarmup))
 	if err != nil {
 		return nil, err
 	}
 	var res dnsResult
 	if err := json.Unmarshal([]byte(lastLine(out)), &res); err != nil {
-		return nil, fmt.Errorf("dnsload output %q: %w", tail(out, 5), err)
+		return nil, fmt.Errorf("dnsload output %q: %w", report.Tail(out, 5), err)
 	}
 	if res.Errors >= res.Count {
 		return nil, fmt.Errorf("every query of %s failed (%d, %d timeouts): %s", res.Name, res.Errors, res.Timeouts, res.FirstError)
@@ -366,7 +360,7 @@ type iperfReport struct {
 func (b *bench) throughput(ctx context.Context) error {
 	b.res.tput = map[string][]*iperfRun{}
 	b.res.tputErr = map[string]error{}
-	srv, err := spawn(filepath.Join(b.tmp, "iperf-loopback.log"), clientEnv(nil),
+	srv, err := daemon.Spawn(filepath.Join(b.tmp, "iperf-loopback.log"), daemon.ClientEnv(nil),
 		nsenter(b.lo, iperfPath, "-s", "-B", "127.0.0.1", "-p", iperfPort)...)
 	if err != nil {
 		return fmt.Errorf("loopback iperf3 server: %w", err)
@@ -394,27 +388,27 @@ func (b *bench) throughput(ctx context.Context) error {
 		}
 		if err != nil {
 			b.res.tputErr[p] = err
-			logf("throughput: %s: %v", p, err)
+			harness.Logf("throughput: %s: %v", p, err)
 		}
 	}
-	b.res.tputLoad[0] = loadAvg()
+	b.res.tputLoad[0] = report.LoadAvg()
 	for r := 0; r < b.o.iperfRounds; r++ {
 		for _, p := range rotated(paths, r) {
 			if b.res.tputErr[p] != nil || ctx.Err() != nil {
 				continue
 			}
-			logf("throughput: round %d/%d, %s", r+1, b.o.iperfRounds, p)
+			harness.Logf("throughput: round %d/%d, %s", r+1, b.o.iperfRounds, p)
 			run, err := b.iperf(ctx, p, b.o.iperfTime)
 			if err != nil {
 				b.res.tputErr[p] = err
-				logf("throughput: %s: %v", p, err)
+				harness.Logf("throughput: %s: %v", p, err)
 				continue
 			}
 			run.round = r
 			b.res.tput[p] = append(b.res.tput[p], run)
 		}
 	}
-	b.res.tputLoad[1] = loadAvg()
+	b.res.tputLoad[1] = report.LoadAvg()
 	return ctx.Err()
 }
 
@@ -429,14 +423,14 @@ func (b *bench) iperf(ctx context.Context, path string, d time.Duration) (*iperf
 		_, out, err = b.inNetNS(ctx, b.lo, append([]string{iperfPath, "-c", "127.0.0.1"}, args...)...)
 	} else {
 		e := b.engines[path]
-		_, out, err = b.docker(ctx, e, append([]string{"run", "--rm", "--network", userNet, image, iperfPath, "-c", e.serverIP}, args...)...)
+		_, out, err = e.Docker(ctx, append([]string{"run", "--rm", "--network", userNet, image, iperfPath, "-c", e.serverIP}, args...)...)
 	}
 	if err != nil {
 		return nil, err
 	}
 	var rep iperfReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		return nil, fmt.Errorf("iperf3 -J output %q: %w", tail(out, 5), err)
+		return nil, fmt.Errorf("iperf3 -J output %q: %w", report.Tail(out, 5), err)
 	}
 	if rep.Error != "" {
 		return nil, fmt.Errorf("iperf3: %s", rep.Error)
@@ -444,7 +438,7 @@ func (b *bench) iperf(ctx context.Context, path string, d time.Duration) (*iperf
 	if rep.End.SumReceived.BitsPerSecond <= 0 {
 		return nil, errors.New("iperf3: no end.sum_received.bits_per_second")
 	}
-	return &iperfRun{bps: rep.End.SumReceived.BitsPerSecond, retrans: rep.End.SumSent.Retransmits, load: loadAvg()}, nil
+	return &iperfRun{bps: rep.End.SumReceived.BitsPerSecond, retrans: rep.End.SumSent.Retransmits, load: report.LoadAvg()}, nil
 }
 
 // setupModes are the --network values of the setup phase: none first,
@@ -464,10 +458,10 @@ func (b *bench) setup(ctx context.Context) {
 		b.res.setup[n] = map[string][]time.Duration{}
 		b.res.setupErr[n] = map[string]error{}
 	}
-	b.res.setupLoad[0] = loadAvg()
+	b.res.setupLoad[0] = report.LoadAvg()
 	for i := -b.o.setupWarmup; i < b.o.setupN && ctx.Err() == nil; i++ {
 		if i == 0 || (i > 0 && i%5 == 0) {
-			logf("setup: docker run --rm, run %d/%d", i+1, b.o.setupN)
+			harness.Logf("setup: docker run --rm, run %d/%d", i+1, b.o.setupN)
 		}
 		for _, n := range rotated(names, i+b.o.setupWarmup) {
 			e := b.engines[n]
@@ -475,10 +469,10 @@ func (b *bench) setup(ctx context.Context) {
 				if b.res.setupErr[n][m] != nil || ctx.Err() != nil {
 					continue
 				}
-				d, _, err := b.docker(ctx, e, "run", "--rm", "--network", m, image, "true")
+				d, _, err := e.Docker(ctx, "run", "--rm", "--network", m, image, "true")
 				if err != nil {
 					b.res.setupErr[n][m] = err
-					logf("setup: %s --network %s: %v", n, m, err)
+					harness.Logf("setup: %s --network %s: %v", n, m, err)
 					continue
 				}
 				if i >= 0 {
@@ -487,7 +481,7 @@ func (b *bench) setup(ctx context.Context) {
 			}
 		}
 	}
-	logf("setup: docker network create/rm × %d", b.o.netN)
+	harness.Logf("setup: docker network create/rm × %d", b.o.netN)
 	for i := -1; i < b.o.netN && ctx.Err() == nil; i++ {
 		for _, n := range rotated(names, i+1) {
 			if b.res.netErr[n] != nil {
@@ -495,12 +489,12 @@ func (b *bench) setup(ctx context.Context) {
 			}
 			e := b.engines[n]
 			net := fmt.Sprintf("shoal-bench-tmp%d", i+1)
-			dc, _, err := b.docker(ctx, e, "network", "create", net)
+			dc, _, err := e.Docker(ctx, "network", "create", net)
 			if err != nil {
 				b.res.netErr[n] = err
 				continue
 			}
-			dr, _, err := b.docker(ctx, e, "network", "rm", net)
+			dr, _, err := e.Docker(ctx, "network", "rm", net)
 			if err != nil {
 				b.res.netErr[n] = err
 				continue
@@ -511,25 +505,25 @@ func (b *bench) setup(ctx context.Context) {
 			}
 		}
 	}
-	b.res.setupLoad[1] = loadAvg()
+	b.res.setupLoad[1] = report.LoadAvg()
 }
 
-// cleanup stops every engine (removing its containers), kills what is
+// Cleanup stops every engine (removing its containers), kills what is
 // left below the benchmark, removes its cgroups, network namespaces and
 // mounts, and reports what it could not.
-func (b *bench) cleanup() error {
+func (b *bench) Cleanup() error {
 	var errs []error
 	for i := len(b.o.engines) - 1; i >= 0; i-- {
 		if e, ok := b.engines[b.o.engines[i]]; ok {
-			if err := b.stop(e); err != nil {
+			if err := e.Stop(harness.Logf); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	if n := killDescendants(os.Getpid(), nil); n > 0 {
-		logf("cleanup: killed %d leftover process(es)", n)
+	if n := proc.KillDescendants(os.Getpid(), nil); n > 0 {
+		harness.Logf("cleanup: killed %d leftover process(es)", n)
 	}
-	if err := removeCgroups(b.token); err != nil {
+	if err := cgroup.RemoveAll(harness.CgroupPattern(b.token)); err != nil {
 		errs = append(errs, err)
 	}
 	for _, ns := range b.netns {
@@ -537,21 +531,12 @@ func (b *bench) cleanup() error {
 			errs = append(errs, err)
 		}
 	}
-	unmountUnder(b.tmp)
-	for _, l := range leftovers(b.tmp, b.token) {
+	mounts.UnmountUnder(b.tmp, harness.Logf)
+	for _, l := range harness.Leftovers(b.tmp, b.token) {
 		errs = append(errs, errors.New("left behind: "+l))
 	}
 	for _, l := range netnsLeft(readFile(filepath.Join(b.tmp, netnsInodes))) {
 		errs = append(errs, errors.New("left behind: "+l))
 	}
 	return errors.Join(errs...)
-}
-
-// versionOf runs bin with args and returns its output (or why not).
-func versionOf(bin string, args ...string) string {
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Sprintf("(%s %s: %v)\n", bin, strings.Join(args, " "), err)
-	}
-	return string(out)
 }

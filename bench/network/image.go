@@ -16,9 +16,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shoal-dev/shoal/bench/internal/daemon"
+	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/report"
+	"github.com/shoal-dev/shoal/bench/internal/rootfs"
 )
 
 // iperfPath is the host's iperf3 (Debian's iperf3), copied into the image
@@ -49,7 +55,7 @@ func moduleRoot() (string, error) {
 // buildTools builds what the flags did not name: the shoal binary with
 // scripts/build, dnsload with CGO_ENABLED=0 go build.
 func (b *bench) buildTools(ctx context.Context) error {
-	needShoal := contains(b.o.engines, "shoal") && b.o.shoal == ""
+	needShoal := slices.Contains(b.o.engines, "shoal") && b.o.shoal == ""
 	if !needShoal && b.o.dnsload != "" {
 		return nil
 	}
@@ -58,22 +64,22 @@ func (b *bench) buildTools(ctx context.Context) error {
 		return err
 	}
 	bin := filepath.Join(b.tmp, "bin")
-	must(os.MkdirAll(bin, 0o755))
+	harness.Must(os.MkdirAll(bin, 0o755))
 	run := func(env []string, argv ...string) error {
-		c, out := command(ctx, append(clientEnv(nil), env...), argv...)
+		c, out := daemon.Command(ctx, append(daemon.ClientEnv(nil), env...), argv...)
 		c.Dir = root
-		_, err := timed(c, out)
+		_, err := daemon.Timed(c, out)
 		return err
 	}
 	if b.o.dnsload == "" {
-		logf("building dnsload")
+		harness.Logf("building dnsload")
 		b.o.dnsload = filepath.Join(bin, "dnsload")
 		if err := run([]string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-o", b.o.dnsload, "./bench/network/dnsload"); err != nil {
 			return fmt.Errorf("build dnsload: %w", err)
 		}
 	}
 	if needShoal {
-		logf("building shoal with scripts/build")
+		harness.Logf("building shoal with scripts/build")
 		b.o.shoal = filepath.Join(bin, "shoal")
 		if err := run(nil, "./scripts/build", b.o.shoal); err != nil {
 			return fmt.Errorf("build shoal: %w", err)
@@ -89,36 +95,15 @@ func (b *bench) buildTools(ctx context.Context) error {
 // file owned by root with a fixed time stamp. Every engine loads this one
 // file, so they all run identical bits under the same image ID.
 func (b *bench) makeImage(ctx context.Context) error {
-	if err := isStatic(b.o.dnsload); err != nil {
+	if err := rootfs.IsStatic(b.o.dnsload); err != nil {
 		return fmt.Errorf("%s: %w (build it with CGO_ENABLED=0)", b.o.dnsload, err)
 	}
 	root := filepath.Join(b.tmp, "rootfs")
 	b.rootfs = root
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "root", "run", "var", "mnt", "usr/bin", "usr/local/bin"} {
-		must(os.MkdirAll(filepath.Join(root, d), 0o755))
-	}
-	must(os.Chmod(filepath.Join(root, "tmp"), 0o1777))
-	if err := copyFile(busyboxPath, filepath.Join(root, "bin", "busybox")); err != nil {
+	if err := rootfs.Build(root, []string{"usr/bin", "usr/local/bin"}, map[string]string{"etc/nsswitch.conf": "hosts: files dns\n"}); err != nil {
 		return err
 	}
-	list, err := exec.Command(busyboxPath, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("busybox --list: %w", err)
-	}
-	for _, applet := range strings.Fields(string(list)) {
-		if applet == "busybox" || strings.Contains(applet, "/") {
-			continue
-		}
-		must(os.Symlink("busybox", filepath.Join(root, "bin", applet)))
-	}
-	for name, content := range map[string]string{
-		"etc/passwd":        "root:x:0:0:root:/root:/bin/sh\n",
-		"etc/group":         "root:x:0:\n",
-		"etc/nsswitch.conf": "hosts: files dns\n",
-	} {
-		writeFile(filepath.Join(root, name), content)
-	}
-	if err := copyFile(b.o.dnsload, filepath.Join(root, dnsloadInImage)); err != nil {
+	if err := rootfs.CopyFile(b.o.dnsload, filepath.Join(root, dnsloadInImage)); err != nil {
 		return err
 	}
 	libs, err := sharedLibs(iperfPath)
@@ -127,7 +112,7 @@ func (b *bench) makeImage(ctx context.Context) error {
 	}
 	b.iperfLibs = libs
 	for _, p := range append([]string{iperfPath}, libs...) {
-		if err := copyFile(p, filepath.Join(root, p)); err != nil {
+		if err := rootfs.CopyFile(p, filepath.Join(root, p)); err != nil {
 			return err
 		}
 	}
@@ -137,7 +122,7 @@ func (b *bench) makeImage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("iperf3 in the image's rootfs (chroot %s %s --version): %v: %s", root, iperfPath, err, out)
 	}
-	b.iperfVersion = firstLine(strings.TrimSpace(string(out)))
+	b.iperfVersion = report.FirstLine(strings.TrimSpace(string(out)))
 
 	b.imageTar = filepath.Join(b.tmp, "image.tar")
 	id, err := writeImageArchive(root, b.imageTar, image)
@@ -161,7 +146,7 @@ func sharedLibs(bin string) ([]string, error) {
 	}
 	var libs []string
 	for _, m := range lddPath.FindAllStringSubmatch(string(out), -1) {
-		if !contains(libs, m[1]) {
+		if !slices.Contains(libs, m[1]) {
 			libs = append(libs, m[1])
 		}
 	}
@@ -169,32 +154,6 @@ func sharedLibs(bin string) ([]string, error) {
 		return nil, fmt.Errorf("ldd %s: no libraries in %q", bin, out)
 	}
 	return libs, nil
-}
-
-// copyFile copies src's content (following symlinks) to dst, a regular
-// file with src's permission bits; dst's directories are made.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	return out.Close()
 }
 
 // writeImageArchive writes root as a one-layer image in the classic

@@ -32,31 +32,16 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/shoal-dev/shoal/bench/internal/harness"
 	"golang.org/x/sys/unix"
 )
-
-// Environment variables the outer process passes to the re-exec'd inner one.
-const (
-	envStage  = "SHOAL_BENCH_STAGE"
-	envTmpDir = "SHOAL_BENCH_TMPDIR"
-)
-
-// tmpPrefix starts the temp dir's name; its random rest is the run's
-// token, which every cgroup the benchmark makes carries:
-// /sys/fs/cgroup/*/shoal-bench-<token>-<what>.
-const tmpPrefix = "shoal-bench-"
 
 // image is the name the benchmark's image is loaded under in every engine.
 const image = "shoal-bench/net:latest"
@@ -109,25 +94,14 @@ func parseFlags() *options {
 	flag.BoolVar(&o.aptInstall, "apt-install", false, "apt-get update && apt-get install -y docker.io busybox-static iperf3 if missing")
 	flag.StringVar(&o.tmpBase, "tmp", "", "parent of the temp dir (default $TMPDIR or /tmp)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (engine logs, image tar) instead of removing it; daemons, containers and namespaces are removed anyway")
-	flag.Parse()
-	fail := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "network: "+format+"\n", a...)
-		os.Exit(2)
-	}
-	if flag.NArg() != 0 {
-		fail("unexpected arguments: %q", flag.Args())
-	}
+	harness.Parse("network")
+	fail := func(format string, a ...any) { harness.Fail("network", format, a...) }
 	var err error
-	if o.engines, err = subset("-engines", engines, []string{"shoal", "dockerd"}); err != nil {
+	if o.engines, err = harness.Subset("-engines", engines, []string{"shoal", "dockerd"}); err != nil {
 		fail("%v", err)
 	}
-	ph, err := subset("-phases", phases, allPhases)
-	if err != nil {
+	if o.phases, err = harness.SubsetSet("-phases", phases, allPhases); err != nil {
 		fail("%v", err)
-	}
-	o.phases = map[string]bool{}
-	for _, p := range ph {
-		o.phases[p] = true
 	}
 	if len(o.engines) == 0 || o.rounds < 1 || o.iperfRounds < 1 || o.dnsN < 1 || o.dnsConc < 1 || o.dnsWarmup < 0 || o.iperfTime < time.Second ||
 		o.iperfStreams < 1 || o.setupN < 1 || o.setupWarmup < 0 || o.netN < 1 {
@@ -136,177 +110,43 @@ func parseFlags() *options {
 	return o
 }
 
-func subset(name, list string, allowed []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" || seen[s] {
-			continue
-		}
-		if !contains(allowed, s) {
-			return nil, fmt.Errorf("%s: unknown %q (want a subset of %s)", name, s, strings.Join(allowed, ","))
-		}
-		seen[s] = true
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func main() {
 	o := parseFlags()
-	if os.Getenv(envStage) == "inner" {
-		os.Exit(inner(o))
+	// The inner stage runs the benchmark in a private mount namespace, so
+	// the bind mounts that keep the network namespaces alive, and the
+	// engines' mounts, are never seen outside; the outer one kills and
+	// removes whatever it leaves behind if it dies, and nothing of the run
+	// may be left.
+	var created []string
+	out := &harness.Outer{
+		Name: "network", Why: "it starts container engines in network namespaces",
+		Check: func() error {
+			err := ensureTools(o)
+			created = runDirsBefore()
+			return err
+		},
+		TmpBase: o.tmpBase, Keep: o.keep, Checked: "process, cgroup, mount or network namespace",
+		AfterCleanup: func(string) { removeRunDirs(created) },
+		Leftovers: func(tmp string) []string {
+			return netnsLeft(readFile(filepath.Join(tmp, netnsInodes)))
+		},
 	}
-	os.Exit(outer(o))
-}
-
-// outer checks the prerequisites, creates the temp dir and re-executes
-// this program in a private mount namespace (Go remounts / MS_REC|
-// MS_PRIVATE in the child when Unshareflags has CLONE_NEWNS), so the
-// bind mounts that keep the network namespaces alive, and the engines'
-// mounts, are never seen outside. It is a child subreaper, so whatever
-// the inner process leaves behind if it dies is reparented to it and
-// killed here; then it removes the cgroups and the temp dir and checks
-// that nothing is left.
-func outer(o *options) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "network: must run as root (it starts container engines in network namespaces)")
-		return 2
-	}
-	if err := ensureTools(o); err != nil {
-		fmt.Fprintln(os.Stderr, "network:", err)
-		return 2
-	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "network: PR_SET_CHILD_SUBREAPER:", err)
-		return 1
-	}
-	tmp, err := os.MkdirTemp(o.tmpBase, tmpPrefix)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "network:", err)
-		return 1
-	}
-	tmp, _ = filepath.Abs(tmp)
-	// Engines refuse or misbehave on a world-unreadable root; MkdirTemp
-	// makes it 0700.
-	_ = os.Chmod(tmp, 0o755)
-	created := runDirsBefore()
-
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "network:", err)
-		return 1
-	}
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), envStage+"=inner", envTmpDir+"="+tmp)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	rc := 1
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "network: re-exec in a private mount namespace:", err)
-	} else {
-		done := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case s := <-sigs:
-					// A terminal's Ctrl-C reaches the inner process
-					// directly; forwarding covers kill(1) on this pid.
-					_ = cmd.Process.Signal(s)
-				case <-done:
-					return
-				}
-			}
-		}()
-		err := cmd.Wait()
-		close(done)
-		rc = cmd.ProcessState.ExitCode()
-		if rc < 0 {
-			fmt.Fprintln(os.Stderr, "network: inner process:", err)
-			rc = 1
-		}
-	}
-	signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-
-	// The safety net. After a normal run there is nothing to do.
-	if n := killDescendants(os.Getpid(), nil); n > 0 {
-		fmt.Fprintf(os.Stderr, "network: killed %d process(es) the inner stage left behind\n", n)
-	}
-	if n := killByArg(tmp); n > 0 {
-		fmt.Fprintf(os.Stderr, "network: killed %d process(es) naming %s\n", n, tmp)
-	}
-	token := strings.TrimPrefix(filepath.Base(tmp), tmpPrefix)
-	if err := removeCgroups(token); err != nil {
-		fmt.Fprintln(os.Stderr, "network: cleanup:", err)
-	}
-	removeRunDirs(created)
-	left := leftovers(tmp, token)
-	left = append(left, netnsLeft(readFile(filepath.Join(tmp, netnsInodes)))...)
-	if o.keep {
-		fmt.Fprintf(os.Stderr, "network: kept %s\n", tmp)
-	} else if err := removeTree(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "network: cleanup:", err)
-		left = append(left, "temp dir: "+err.Error())
-	}
-	if len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "network: LEFT BEHIND:\n  %s\n", strings.Join(left, "\n  "))
-		if rc == 0 {
-			rc = 1
-		}
-	} else {
-		fmt.Fprintln(os.Stderr, "network: cleanup check (host namespace): no process, cgroup, mount or network namespace of this run is left")
-	}
-	return rc
+	os.Exit(out.Main(func(tmp string) harness.Job {
+		return &bench{o: o, tmp: tmp, token: harness.Token(tmp), engines: map[string]*engine{}}
+	}))
 }
 
 // ensureTools finds (or, with -apt-install, installs) what the chosen
 // engines and the image need.
 func ensureTools(o *options) error {
 	need := map[string]string{o.docker: "docker.io", "nsenter": "util-linux", iperfPath: "iperf3"}
-	if contains(o.engines, "dockerd") {
+	if slices.Contains(o.engines, "dockerd") {
 		need["dockerd"] = "docker.io"
 		need["containerd"] = "docker.io"
 		need["iptables"] = "iptables"
 	}
-	var pkgs []string
-	seen := map[string]bool{}
-	for bin, pkg := range need {
-		if _, err := exec.LookPath(bin); err != nil && !seen[pkg] {
-			seen[pkg] = true
-			pkgs = append(pkgs, pkg)
-		}
-	}
-	if isStatic(busyboxPath) != nil && !seen["busybox-static"] {
-		pkgs = append(pkgs, "busybox-static")
-	}
-	if len(pkgs) > 0 {
-		if !o.aptInstall {
-			return fmt.Errorf("missing: apt-get install -y %s (or pass -apt-install)", strings.Join(pkgs, " "))
-		}
-		for _, argv := range [][]string{{"apt-get", "update", "-qq"}, append([]string{"apt-get", "install", "-y", "-qq"}, pkgs...)} {
-			c := exec.Command(argv[0], argv[1:]...)
-			c.Stdout, c.Stderr = os.Stderr, os.Stderr
-			c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if err := c.Run(); err != nil {
-				return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
-			}
-		}
-		if err := isStatic(busyboxPath); err != nil {
-			return fmt.Errorf("%s: %w (Debian's busybox-static)", busyboxPath, err)
-		}
+	if err := harness.Ensure(need, o.aptInstall); err != nil {
+		return err
 	}
 	bins := []*string{&o.docker}
 	if o.shoal != "" {
@@ -315,63 +155,29 @@ func ensureTools(o *options) error {
 	if o.dnsload != "" {
 		bins = append(bins, &o.dnsload)
 	}
-	var err error
-	for _, p := range bins {
-		abs, lerr := exec.LookPath(*p)
-		if lerr != nil {
-			err = errors.Join(err, lerr)
-			continue
-		}
-		*p, _ = filepath.Abs(abs)
-	}
-	return err
+	return harness.Resolve(bins...)
 }
 
-// inner runs in the private mount namespace: the whole benchmark, then
-// the cleanup of everything it started.
-func inner(o *options) (rc int) {
-	tmp := os.Getenv(envTmpDir)
-	if tmp == "" {
-		fmt.Fprintln(os.Stderr, "network: inner stage without "+envTmpDir)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	// Daemonised helpers (containerd shims, Shoal's monitor once its
-	// daemon is gone) are reparented to us, not to pid 1, which on this
-	// kind of host does not reap; we reap and, at the end, kill them.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "network: PR_SET_CHILD_SUBREAPER:", err)
-		return 1
-	}
-	b := &bench{o: o, tmp: tmp, token: strings.TrimPrefix(filepath.Base(tmp), tmpPrefix), engines: map[string]*engine{}}
-	defer func() {
-		if err := b.cleanup(); err != nil {
-			fmt.Fprintln(os.Stderr, "network: cleanup:", err)
-			if rc == 0 {
-				rc = 1
-			}
+// runDirs are directories outside the temp dir that dockerd's containerd
+// and its shims make whatever their state directories (shims put their
+// sockets in /run/containerd/s). Children first.
+var runDirs = []string{"/run/containerd/s", "/run/containerd", "/run/docker/plugins", "/run/docker"}
+
+// runDirsBefore returns those of runDirs that do not exist yet.
+func runDirsBefore() []string {
+	var missing []string
+	for _, d := range runDirs {
+		if _, err := os.Stat(d); err != nil {
+			missing = append(missing, d)
 		}
-	}()
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		return b.run(ctx)
-	}()
-	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, "network: interrupted; cleaning up")
-			return 130
-		}
-		fmt.Fprintln(os.Stderr, "network:", err)
-		return 1
 	}
-	return 0
+	return missing
 }
 
-func logf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "# %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+// removeRunDirs removes the directories of created (from runDirsBefore)
+// if they are empty: another containerd may have started to use them.
+func removeRunDirs(created []string) {
+	for _, d := range created {
+		_ = unix.Rmdir(d)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shoal-dev/shoal/bench/internal/mounts"
+	"github.com/shoal-dev/shoal/bench/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +34,7 @@ func (b *bench) newNetNS(name string) (*netns, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, name)
-	if err := checkPrivateMountNS(dir); err != nil {
+	if err := mounts.CheckPrivate(dir); err != nil {
 		return nil, fmt.Errorf("network namespace %s: %w", name, err)
 	}
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
@@ -118,13 +120,13 @@ func netnsLeft(inodes string) []string {
 		return nil
 	}
 	var left []string
-	for _, p := range procs() {
-		link, err := os.Readlink("/proc/" + strconv.Itoa(p.pid) + "/ns/net")
+	for _, p := range proc.List() {
+		link, err := os.Readlink("/proc/" + strconv.Itoa(p.PID) + "/ns/net")
 		if err != nil {
 			continue
 		}
 		if name, ok := want[link]; ok {
-			left = append(left, fmt.Sprintf("process %d (%s) in the run's network namespace %s", p.pid, p.comm, name))
+			left = append(left, fmt.Sprintf("process %d (%s) in the run's network namespace %s", p.PID, p.Comm, name))
 		}
 	}
 	return left

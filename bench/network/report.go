@@ -2,59 +2,48 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"os/exec"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/sys/unix"
+	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/report"
+	"github.com/shoal-dev/shoal/bench/internal/rootfs"
+	"github.com/shoal-dev/shoal/bench/internal/stats"
 )
 
 func (b *bench) printConditions(ctx context.Context) {
 	fmt.Println("== conditions ==")
-	fmt.Printf("date:      %s\n", time.Now().UTC().Format(time.RFC3339))
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		fmt.Printf("kernel:    %s %s\n", unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:]))
-	}
-	fmt.Printf("cpu:       %d online, %s\n", runtime.NumCPU(), cpuModel())
-	fmt.Printf("memory:    %s\n", memTotal())
-	fmt.Printf("load avg:  %s at the start, %s after the engines started\n", b.loadStart, loadAvg())
+	report.WriteHost(os.Stdout, 11, false)
+	fmt.Printf("load avg:  %s at the start, %s after the engines started\n", b.loadStart, report.LoadAvg())
 	fmt.Printf("cgroups:   %s\n", b.hybrid)
-	fmt.Printf("temp dir:  %s (%s); every engine's root, exec root, socket and network namespace file below it\n", b.tmp, fsType(b.tmp))
+	fmt.Printf("temp dir:  %s (%s); every engine's root, exec root, socket and network namespace file below it\n", b.tmp, report.FSType(b.tmp))
 	fmt.Println("netns:     every engine runs in a fresh network namespace of its own (`nsenter --net=FILE DAEMON …`; only lo, up, at start;")
 	fmt.Println("           no link to the host's namespace), as does the loopback baseline; inodes:")
 	for _, ns := range b.netns {
 		fmt.Printf("             net:[%d] %s\n", ns.inode, ns.path)
 	}
 	fmt.Printf("image:     %s, ID %s: one `docker save`-format archive (%d KiB, one layer), `docker load -i` into every engine\n",
-		image, b.imageID, fileSize(b.imageTar)>>10)
-	fmt.Printf("           %s; %s %s + %s; %s (static, sha256 %s)\n", busyboxVersion(), iperfPath, b.iperfVersion,
-		strings.Join(b.iperfLibs, " "), dnsloadInImage, sha256File(b.o.dnsload))
-	fmt.Printf("client:    %s (every engine, through DOCKER_HOST=unix://<engine socket>, own DOCKER_CONFIG)\n", firstLine(versionOf(b.o.docker, "--version")))
+		image, b.imageID, report.FileSize(b.imageTar)>>10)
+	fmt.Printf("           %s; %s %s + %s; %s (static, sha256 %s)\n", rootfs.BusyboxVersion(), iperfPath, b.iperfVersion,
+		strings.Join(b.iperfLibs, " "), dnsloadInImage, report.SHA256File(b.o.dnsload))
+	fmt.Printf("client:    %s (every engine, through DOCKER_HOST=unix://<engine socket>, own DOCKER_CONFIG)\n", report.FirstLine(report.VersionOf(b.o.docker, "--version")))
 	fmt.Println("engines:")
 	for _, name := range b.order {
 		e := b.engines[name]
-		_, sv, _ := b.docker(ctx, e, "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}}, client negotiated {{.Client.APIVersion}})")
-		fmt.Printf("  %-8s %s\n", name, strings.TrimSpace(sv))
-		fmt.Printf("           %s\n", strings.Join(nsenter(e.ns, e.argv...), " "))
+		fmt.Printf("  %-8s %s\n", name, e.ServerVersion(ctx))
+		fmt.Printf("           %s\n", strings.Join(nsenter(e.ns, e.Argv...), " "))
 		switch name {
 		case "shoal":
-			fmt.Printf("           binary sha256 %s; %s\n", sha256File(b.o.shoal), firstLine(strings.TrimSpace(versionOf(b.o.shoal, "--version"))))
+			fmt.Printf("           binary sha256 %s; %s\n", report.SHA256File(b.o.shoal), report.FirstLine(strings.TrimSpace(report.VersionOf(b.o.shoal, "--version"))))
 		case "dockerd":
-			_, rt, _ := b.docker(ctx, e, "info", "--format", "{{.DefaultRuntime}} {{.Driver}} {{.CgroupDriver}} cgroup v{{.CgroupVersion}}")
-			fmt.Printf("           %s; %s; default runtime/storage/cgroup driver: %s\n", firstLine(versionOf("containerd", "--version")),
-				firstLine(versionOf("runc", "--version")), strings.TrimSpace(rt))
-			fmt.Printf("           %s; default bridge docker0, --iptables (in its namespace), userland proxy\n", firstLine(versionOf("iptables", "--version")))
+			fmt.Printf("           %s\n", e.DockerdStack(ctx))
+			fmt.Printf("           %s; default bridge docker0, --iptables (in its namespace), userland proxy\n", report.FirstLine(report.VersionOf("iptables", "--version")))
 		}
 		if e.err != nil {
 			fmt.Printf("           NOT MEASURED: %s failed: %s\n", e.failed, indent(e.err.Error(), "             "))
@@ -70,7 +59,7 @@ func (b *bench) printConditions(ctx context.Context) {
 		fmt.Printf("           its network namespace: %s\n", e.nsInfo)
 	}
 	fmt.Println("harness:   runs every command with os/exec (own process group, output to buffers); wall = fork to exit of the client;")
-	fmt.Println("           a child subreaper in a private mount namespace; cgroups of the run: /sys/fs/cgroup/*/" + tmpPrefix + b.token + "-*")
+	fmt.Println("           a child subreaper in a private mount namespace; cgroups of the run: /sys/fs/cgroup/*/" + harness.CgroupPattern(b.token))
 	fmt.Println()
 }
 
@@ -136,7 +125,7 @@ func (b *bench) dnsMedian(name string, f func(*dnsRound) float64) float64 {
 	for _, r := range b.res.dns[name] {
 		v = append(v, f(r))
 	}
-	return median(v)
+	return stats.Median(v)
 }
 
 func (b *bench) printThroughput() {
@@ -158,18 +147,18 @@ func (b *bench) printThroughput() {
 		if len(runs) == 0 {
 			continue
 		}
-		s := stats(gbits(runs))
+		s := stats.Summarize(gbits(runs))
 		var each []string
 		for _, r := range runs {
 			each = append(each, fmt.Sprintf("%.2f (%d, %s)", r.bps/1e9, r.retrans, r.load))
 		}
-		fmt.Printf("%-9s %8.2f %8.2f %8.2f  %s\n", p, s.median, s.min, s.max, strings.Join(each, ", "))
+		fmt.Printf("%-9s %8.2f %8.2f %8.2f  %s\n", p, s.Median, s.Min, s.Max, strings.Join(each, ", "))
 	}
 	fmt.Println("ratios of the runs of the same round (adjacent in time, so load drifts cancel out more than in a ratio of medians):")
 	for _, pr := range [][2]string{{"shoal", "dockerd"}, {"shoal", loopbackPath}, {"dockerd", loopbackPath}} {
 		if v := pairedRatios(b.res.tput[pr[0]], b.res.tput[pr[1]]); len(v) > 0 {
-			s := stats(v)
-			fmt.Printf("  %-8s / %-8s  median %.2f  min %.2f  max %.2f  (%d rounds)\n", pr[0], pr[1], s.median, s.min, s.max, len(v))
+			s := stats.Summarize(v)
+			fmt.Printf("  %-8s / %-8s  median %.2f  min %.2f  max %.2f  (%d rounds)\n", pr[0], pr[1], s.Median, s.Min, s.Max, len(v))
 		}
 	}
 	b.printNotMeasured(b.res.tputErr, paths)
@@ -212,7 +201,7 @@ func (b *bench) printSetup() {
 		if b.engines[n].err != nil {
 			continue
 		}
-		none := median(msOf(b.res.setup[n]["none"]))
+		none := stats.Median(stats.MillisOf(b.res.setup[n]["none"]))
 		for _, m := range setupModes {
 			d := b.res.setup[n][m]
 			if err := b.res.setupErr[n][m]; err != nil {
@@ -222,13 +211,13 @@ func (b *bench) printSetup() {
 			if len(d) == 0 {
 				continue
 			}
-			s := stats(msOf(d))
+			s := stats.Summarize(stats.MillisOf(d))
 			diff, paired := "", ""
 			if m != "none" {
-				diff = fmt.Sprintf("%+.1f", s.median-none)
+				diff = fmt.Sprintf("%+.1f", s.Median-none)
 				paired = fmt.Sprintf("%+.1f", b.setupPaired(n, m))
 			}
-			fmt.Printf("%-9s %-16s %4d %8.1f %8.1f %8.1f %8.1f  %14s %14s\n", n, m, len(d), s.min, s.median, s.p90, s.max, diff, paired)
+			fmt.Printf("%-9s %-16s %4d %8.1f %8.1f %8.1f %8.1f  %14s %14s\n", n, m, len(d), s.Min, s.Median, s.P90, s.Max, diff, paired)
 		}
 	}
 	fmt.Printf("`docker network create NAME` / `docker network rm NAME`, %d pairs per engine after 1 warm-up, ms:\n", b.o.netN)
@@ -244,8 +233,8 @@ func (b *bench) printSetup() {
 			if len(v.d) == 0 {
 				continue
 			}
-			s := stats(msOf(v.d))
-			fmt.Printf("%-9s %-8s %4d %8.1f %8.1f %8.1f %8.1f\n", n, v.verb, len(v.d), s.min, s.median, s.p90, s.max)
+			s := stats.Summarize(stats.MillisOf(v.d))
+			fmt.Printf("%-9s %-8s %4d %8.1f %8.1f %8.1f %8.1f\n", n, v.verb, len(v.d), s.Min, s.Median, s.P90, s.Max)
 		}
 	}
 	b.printNotMeasured(nil, b.order)
@@ -257,12 +246,12 @@ func (b *bench) printSetup() {
 // same round, in ms. A mode's i-th sample is from round i: a mode stops
 // at its first failure, so its samples are a prefix of the rounds.
 func (b *bench) setupPaired(name, mode string) float64 {
-	a, none := msOf(b.res.setup[name][mode]), msOf(b.res.setup[name]["none"])
+	a, none := stats.MillisOf(b.res.setup[name][mode]), stats.MillisOf(b.res.setup[name]["none"])
 	var d []float64
 	for i := 0; i < len(a) && i < len(none); i++ {
 		d = append(d, a[i]-none[i])
 	}
-	return median(d)
+	return stats.Median(d)
 }
 
 // printSummary prints the medians side by side with ratios, and the
@@ -291,13 +280,13 @@ func (b *bench) printSummary() {
 	}
 	lo := math.NaN()
 	if b.o.phases["throughput"] {
-		lo = median(gbits(b.res.tput[loopbackPath]))
-		row("TCP container→container over the bridge (Gbit/s)", func(n string) float64 { return median(gbits(b.res.tput[n])) }, 2)
-		row("  as a fraction of host loopback ("+num(lo, 2)+" Gbit/s)", func(n string) float64 { return median(gbits(b.res.tput[n])) / lo }, 2)
+		lo = stats.Median(gbits(b.res.tput[loopbackPath]))
+		row("TCP container→container over the bridge (Gbit/s)", func(n string) float64 { return stats.Median(gbits(b.res.tput[n])) }, 2)
+		row("  as a fraction of host loopback ("+num(lo, 2)+" Gbit/s)", func(n string) float64 { return stats.Median(gbits(b.res.tput[n])) / lo }, 2)
 	}
 	if b.o.phases["setup"] {
 		runMs := func(m string) func(string) float64 {
-			return func(n string) float64 { return median(msOf(b.res.setup[n][m])) }
+			return func(n string) float64 { return stats.Median(stats.MillisOf(b.res.setup[n][m])) }
 		}
 		costMs := func(m string) func(string) float64 {
 			return func(n string) float64 { return b.setupPaired(n, m) }
@@ -307,12 +296,12 @@ func (b *bench) printSummary() {
 		row("  network setup + teardown, "+userNet+" − none, paired (ms)", costMs(userNet), 1)
 		row("docker run --rm --network bridge … true (ms)", runMs("bridge"), 1)
 		row("  network setup + teardown, bridge − none, paired (ms)", costMs("bridge"), 1)
-		row("docker network create (ms)", func(n string) float64 { return median(msOf(b.res.netCreate[n])) }, 1)
-		row("docker network rm (ms)", func(n string) float64 { return median(msOf(b.res.netRm[n])) }, 1)
+		row("docker network create (ms)", func(n string) float64 { return stats.Median(stats.MillisOf(b.res.netCreate[n])) }, 1)
+		row("docker network rm (ms)", func(n string) float64 { return stats.Median(stats.MillisOf(b.res.netRm[n])) }, 1)
 	}
 	fmt.Println()
 
-	fmt.Printf("load avg at the end: %s\n\n", loadAvg())
+	fmt.Printf("load avg at the end: %s\n\n", report.LoadAvg())
 	fmt.Println("== goals ==")
 	if b.busy {
 		fmt.Printf("WARNING: the load average exceeded the %d CPUs during a phase (see above): other work competed with the benchmark\n", runtime.NumCPU())
@@ -339,11 +328,11 @@ func (b *bench) printSummary() {
 		}
 	}
 	if b.o.phases["throughput"] {
-		ts, td := median(gbits(b.res.tput[sh])), median(gbits(b.res.tput[dk]))
+		ts, td := stats.Median(gbits(b.res.tput[sh])), stats.Median(gbits(b.res.tput[dk]))
 		detail := fmt.Sprintf("%s vs %s Gbit/s (%s%%)", num(ts, 2), num(td, 2), num(100*ts/td, 0))
 		if v := pairedRatios(b.res.tput[sh], b.res.tput[dk]); len(v) > 0 {
-			s := stats(v)
-			detail += fmt.Sprintf("; per-round ratios %.0f%% median, %.0f–%.0f%%", 100*s.median, 100*s.min, 100*s.max)
+			s := stats.Summarize(v)
+			detail += fmt.Sprintf("; per-round ratios %.0f%% median, %.0f–%.0f%%", 100*s.Median, 100*s.Min, 100*s.Max)
 		}
 		goal("Shoal bridge throughput >= 90% of dockerd's (ratio of medians)", ts >= 0.9*td, !math.IsNaN(ts/td), detail)
 	}
@@ -362,118 +351,4 @@ func num(v float64, prec int) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.*f", prec, v)
-}
-
-type summary struct{ min, median, p90, max float64 }
-
-func stats(v []float64) summary {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return summary{min: s[0], median: median(s), p90: quantile(s, 0.9), max: s[len(s)-1]}
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// quantile of sorted s, nearest rank.
-func quantile(s []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	if i < 0 {
-		i = 0
-	}
-	return s[i]
-}
-
-func msOf(ds []time.Duration) []float64 {
-	v := make([]float64, len(ds))
-	for i, d := range ds {
-		v[i] = float64(d) / float64(time.Millisecond)
-	}
-	return v
-}
-
-func sha256File(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "?"
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "?"
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func fileSize(p string) int64 {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-func cpuModel() string {
-	for _, l := range strings.Split(readFile("/proc/cpuinfo"), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown model"
-}
-
-func memTotal() string {
-	return strings.Join(strings.Fields(firstLine(readFile("/proc/meminfo"))), " ")
-}
-
-func loadAvg() string {
-	f := strings.Fields(readFile("/proc/loadavg"))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func busyboxVersion() string {
-	out, _ := exec.Command(busyboxPath).CombinedOutput()
-	l := firstLine(string(out))
-	if l == "" {
-		return "busybox"
-	}
-	return strings.TrimSuffix(l, " multi-call binary.") + " (static) + applet symlinks"
-}
-
-func fsType(path string) string {
-	var st unix.Statfs_t
-	if unix.Statfs(path, &st) != nil {
-		return "?"
-	}
-	switch st.Type {
-	case unix.TMPFS_MAGIC:
-		return "tmpfs"
-	case unix.EXT4_SUPER_MAGIC:
-		return "ext4"
-	case unix.XFS_SUPER_MAGIC:
-		return "xfs"
-	case unix.BTRFS_SUPER_MAGIC:
-		return "btrfs"
-	case unix.OVERLAYFS_SUPER_MAGIC:
-		return "overlayfs"
-	}
-	return fmt.Sprintf("fs magic %#x", st.Type)
 }

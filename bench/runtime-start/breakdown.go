@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/bench/internal/rootfs"
+	"github.com/shoal-dev/shoal/bench/internal/stats"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,7 +62,7 @@ func (b *bench) phaseTable(ctx context.Context, rs []*runner) error {
 	startup := map[string][]float64{}    // `--version`: the binary's start-up floor
 	var hostTrue []float64               // fork+exec+exit floor of a tiny static binary
 	for i := -2; i < o.breakdownN; i++ { // two warm-up rounds
-		c, logf, err := rs[0].command(ctx, busyboxPath, "true")
+		c, logf, err := rs[0].command(ctx, rootfs.Busybox, "true")
 		if err != nil {
 			return err
 		}
@@ -69,7 +71,7 @@ func (b *bench) phaseTable(ctx context.Context, rs []*runner) error {
 			return err
 		}
 		if i >= 0 {
-			hostTrue = append(hostTrue, ms(v.wall))
+			hostTrue = append(hostTrue, stats.Millis(v.wall))
 		}
 		for j := range rs {
 			r := rs[(i+2+j)%len(rs)]
@@ -89,7 +91,7 @@ func (b *bench) phaseTable(ctx context.Context, rs []*runner) error {
 				return err
 			}
 			if i >= 0 {
-				startup[r.name] = append(startup[r.name], ms(v.wall))
+				startup[r.name] = append(startup[r.name], stats.Millis(v.wall))
 			}
 		}
 	}
@@ -100,8 +102,8 @@ func (b *bench) phaseTable(ctx context.Context, rs []*runner) error {
 			for k, p := range res[r.name] {
 				v[k] = f(p)
 			}
-			st := stats(v)
-			fmt.Printf(" %7.2f (%6.2f)", st.median, st.p90)
+			st := stats.Summarize(v)
+			fmt.Printf(" %7.2f (%6.2f)", st.Median, st.P90)
 		}
 		fmt.Println()
 	}
@@ -110,26 +112,26 @@ func (b *bench) phaseTable(ctx context.Context, rs []*runner) error {
 		fmt.Printf(" %16s", r.name)
 	}
 	fmt.Println()
-	row("create", func(p phases) float64 { return ms(p.create.wall) })
-	row("start", func(p phases) float64 { return ms(p.start.wall) })
-	row("start → container exited", func(p phases) float64 { return ms(p.startToExit) })
-	row("delete", func(p phases) float64 { return ms(p.delete.wall) })
+	row("create", func(p phases) float64 { return stats.Millis(p.create.wall) })
+	row("start", func(p phases) float64 { return stats.Millis(p.start.wall) })
+	row("start → container exited", func(p phases) float64 { return stats.Millis(p.startToExit) })
+	row("delete", func(p phases) float64 { return stats.Millis(p.delete.wall) })
 	row("create+start→exit+delete", func(p phases) float64 {
-		return ms(p.create.wall + p.startToExit + p.delete.wall)
+		return stats.Millis(p.create.wall + p.startToExit + p.delete.wall)
 	})
 	fmt.Printf("%-26s", "exec `--version` (floor)")
 	for _, r := range rs {
-		st := stats(startup[r.name])
-		fmt.Printf(" %7.2f (%6.2f)", st.median, st.p90)
+		st := stats.Summarize(startup[r.name])
+		fmt.Printf(" %7.2f (%6.2f)", st.Median, st.P90)
 	}
 	fmt.Println()
 	fmt.Printf("%-26s", "run (main table, median)")
 	defer func() {
-		st := stats(hostTrue)
-		fmt.Printf("floor: fork+exec+exit of the host's static busybox `true`: %.2f ms median (p90 %.2f)\n", st.median, st.p90)
+		st := stats.Summarize(hostTrue)
+		fmt.Printf("floor: fork+exec+exit of the host's static busybox `true`: %.2f ms median (p90 %.2f)\n", st.Median, st.P90)
 	}()
 	for _, r := range rs {
-		fmt.Printf(" %16.2f", median(wallMS(r.samples)))
+		fmt.Printf(" %16.2f", stats.Median(wallMS(r.samples)))
 	}
 	fmt.Println()
 	fmt.Printf("%-26s", "cpu ms (user+sys): median")
@@ -137,7 +139,7 @@ func (b *bench) phaseTable(ctx context.Context, rs []*runner) error {
 		fmt.Printf(" %16s", r.name)
 	}
 	fmt.Println()
-	cpu := func(s sample) float64 { return ms(s.user + s.sys) }
+	cpu := func(s sample) float64 { return stats.Millis(s.user + s.sys) }
 	row("create", func(p phases) float64 { return cpu(p.create) })
 	row("start", func(p phases) float64 { return cpu(p.start) })
 	row("delete", func(p phases) float64 { return cpu(p.delete) })

@@ -20,26 +20,23 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-)
-
-// Environment variables the outer process passes to the re-exec'd inner one.
-const (
-	envStage  = "SHOAL_BENCH_STAGE"
-	envTmpDir = "SHOAL_BENCH_TMPDIR"
+	"github.com/shoal-dev/shoal/bench/internal/cgroup"
+	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/mounts"
 )
 
 // cgroupParent is the cgroup (relative to every hierarchy's root) under
 // which all containers of all runs are created.
 const cgroupParent = "shoal-bench"
+
+// hybridNote ends the report's description of a hybrid cgroup layout.
+const hybridNote = "in the harness's private mount namespace, so every runtime (and the bare row) sees cgroup v1 only"
 
 type options struct {
 	shoal, runc, crun string
@@ -108,8 +105,10 @@ func parseFlags() *options {
 
 func main() {
 	o := parseFlags()
-	if os.Getenv(envStage) == "inner" {
-		os.Exit(inner(o))
+	if harness.IsInner() {
+		os.Exit(harness.Inner("runtime-start", func(tmp string) harness.Job {
+			return &bench{opts: o, tmp: tmp, token: harness.Token(tmp)}
+		}))
 	}
 	os.Exit(outer(o))
 }
@@ -128,60 +127,21 @@ func outer(o *options) int {
 		fmt.Fprintln(os.Stderr, "runtime-start:", err)
 		return 2
 	}
-	tmp, err := os.MkdirTemp(o.tmpBase, "shoal-bench-")
+	tmp, err := harness.TempDir(o.tmpBase)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "runtime-start:", err)
 		return 1
 	}
-	tmp, _ = filepath.Abs(tmp)
-
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "runtime-start:", err)
-		return 1
-	}
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), envStage+"=inner", envTmpDir+"="+tmp)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	rc := 1
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "runtime-start: re-exec in a private mount namespace:", err)
-	} else {
-		done := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case s := <-sigs:
-					// A terminal's Ctrl-C reaches the inner process
-					// directly; forwarding covers kill(1) on this pid.
-					_ = cmd.Process.Signal(s)
-				case <-done:
-					return
-				}
-			}
-		}()
-		err := cmd.Wait()
-		close(done)
-		rc = cmd.ProcessState.ExitCode()
-		if rc < 0 { // killed by a signal
-			fmt.Fprintln(os.Stderr, "runtime-start: inner process:", err)
-			rc = 1
-		}
-	}
+	rc := harness.Reexec("runtime-start", tmp)
 	// The inner process cleans up itself; this is the safety net for a
 	// crashed or SIGKILLed one. Its mount namespace, with the tmpfs over
 	// the cgroup2 mount, vanished with it.
-	token := tokenOf(tmp)
-	if err := removeCgroups(token); err != nil {
+	if err := removeCgroups(harness.Token(tmp)); err != nil {
 		fmt.Fprintln(os.Stderr, "runtime-start: cleanup:", err)
 	}
 	if o.keep {
 		fmt.Fprintf(os.Stderr, "kept %s\n", tmp)
-	} else if err := removeTree(tmp); err != nil {
+	} else if err := mounts.RemoveTree(tmp, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "runtime-start: cleanup:", err)
 	}
 	return rc
@@ -212,10 +172,8 @@ func resolveBinaries(o *options) error {
 	look(&o.crun, "crun")
 	if len(missing) > 0 && o.aptInstall {
 		fmt.Fprintf(os.Stderr, "installing %s with apt-get\n", strings.Join(missing, " "))
-		c := exec.Command("apt-get", append([]string{"install", "-y"}, missing...)...)
-		c.Stdout, c.Stderr = os.Stderr, os.Stderr
-		if err := c.Run(); err != nil {
-			return fmt.Errorf("apt-get install: %w", err)
+		if err := harness.AptInstall(false, missing...); err != nil {
+			return err
 		}
 		missing = nil
 		look(&o.runc, "runc")
@@ -244,45 +202,6 @@ func resolveBinaries(o *options) error {
 	return nil
 }
 
-// inner runs in the private mount namespace: it hides the cgroup2 mount of
-// a hybrid host, builds the bundle, runs the benchmark and cleans up.
-func inner(o *options) (rc int) {
-	tmp := os.Getenv(envTmpDir)
-	if tmp == "" {
-		fmt.Fprintln(os.Stderr, "runtime-start: inner stage without "+envTmpDir)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-
-	// Orphans (a runtime's double-forked helpers, a created container's
-	// init once `create` has exited) are reparented to us, not to pid 1:
-	// on this host pid 1 does not reap them. We reap and count them.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "runtime-start: PR_SET_CHILD_SUBREAPER:", err)
-		return 1
-	}
-
-	b := &bench{opts: o, tmp: tmp, token: tokenOf(tmp)}
-	defer func() {
-		if err := b.cleanup(); err != nil {
-			fmt.Fprintln(os.Stderr, "runtime-start: cleanup:", err)
-			if rc == 0 {
-				rc = 1
-			}
-		}
-	}()
-	if err := b.run(ctx); err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, "runtime-start: interrupted; cleaning up")
-			return 130
-		}
-		fmt.Fprintln(os.Stderr, "runtime-start:", err)
-		return 1
-	}
-	return 0
-}
-
 type bench struct {
 	opts   *options
 	tmp    string
@@ -299,10 +218,10 @@ type bench struct {
 	onTmpfs  map[string]int // runs that left dirs in the tmpfs over cgroup2
 }
 
-func (b *bench) run(ctx context.Context) error {
+func (b *bench) Run(ctx context.Context) error {
 	o := b.opts
 	var err error
-	if b.hybrid, err = hideUnifiedCgroup(); err != nil {
+	if b.hybrid, err = cgroup.HideUnified(hybridNote); err != nil {
 		return err
 	}
 	if err := b.makeBundle(); err != nil {

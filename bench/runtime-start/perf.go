@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-dev/shoal/bench/internal/stats"
 )
 
 // perfEvents are the tracepoints recorded by -perf: cheap (a few µs each),
@@ -86,7 +88,7 @@ func (b *bench) perfMilestones(ctx context.Context) error {
 			ps = append(ps, p)
 		}
 		sort.Slice(ps, func(i, j int) bool {
-			mi, mj := median(ps[i].ms), median(ps[j].ms)
+			mi, mj := stats.Median(ps[i].ms), stats.Median(ps[j].ms)
 			return mi < mj || mi == mj && ps[i].label < ps[j].label
 		})
 		var mc []string
@@ -95,10 +97,10 @@ func (b *bench) perfMilestones(ctx context.Context) error {
 		}
 		sort.Strings(mc)
 		fmt.Printf("\n%s (tasks created per run, threads included: %.0f; mount-family calls: %s)\n",
-			r.name, median(tasks[r.name]), strings.Join(mc, ", "))
+			r.name, stats.Median(tasks[r.name]), strings.Join(mc, ", "))
 		prev := 0.0
 		for _, p := range ps {
-			m := median(p.ms)
+			m := stats.Median(p.ms)
 			seen := ""
 			if len(p.ms) != o.perfN {
 				seen = fmt.Sprintf("  (in %d of %d runs)", len(p.ms), o.perfN)

@@ -1,52 +1,39 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"debug/buildinfo"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"math"
-	"math/rand"
 	"os"
-	"os/exec"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/shoal-dev/shoal/bench/internal/report"
+	"github.com/shoal-dev/shoal/bench/internal/rootfs"
+	"github.com/shoal-dev/shoal/bench/internal/stats"
 )
 
 func (b *bench) printConditions() {
 	o := b.opts
 	fmt.Println("== conditions ==")
-	fmt.Printf("date:        %s\n", time.Now().UTC().Format(time.RFC3339))
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		fmt.Printf("kernel:      %s %s %s\n", unix.ByteSliceToString(u.Release[:]),
-			unix.ByteSliceToString(u.Version[:]), unix.ByteSliceToString(u.Machine[:]))
-	}
-	fmt.Printf("cpu:         %d online, %s\n", runtime.NumCPU(), cpuModel())
-	fmt.Printf("memory:      %s\n", memTotal())
-	fmt.Printf("load avg:    %s (at start)\n", loadAvg())
+	report.WriteHost(os.Stdout, 13, true)
+	fmt.Printf("load avg:    %s (at start)\n", report.LoadAvg())
 	fmt.Printf("cgroups:     %s\n", b.hybrid)
 	fmt.Printf("harness:     %s; each runtime exec'd with os/exec from the same process, stdin /dev/null,\n"+
 		"             stdout+stderr to a file; wall = time.Now() before Cmd.Start to after Cmd.Wait;\n"+
 		"             GC off while timing; harness is a child subreaper (reaps orphans)\n", runtime.Version())
-	fmt.Printf("state dirs:  %s/state/<runtime> (%s)\n", b.tmp, fsType(b.tmp))
-	fmt.Printf("bundle:      %s (rootfs: %s, %s)\n", b.bundle, busyboxVersion(), fsType(b.bundle))
+	fmt.Printf("state dirs:  %s/state/<runtime> (%s)\n", b.tmp, report.FSType(b.tmp))
+	fmt.Printf("bundle:      %s (rootfs: %s, %s)\n", b.bundle, rootfs.BusyboxVersion(), report.FSType(b.bundle))
 	fmt.Printf("iterations:  %d timed + %d warm-up per runtime, round-robin, start rotated each iteration\n", o.n, o.warmup)
 	fmt.Println("runtimes:")
 	for _, r := range b.runners {
 		switch r.name {
 		case "bare":
 			fmt.Printf("  bare   %s %s\n", r.bin, strings.Join(r.bareArgv, " "))
-			fmt.Printf("         %s\n", firstLine(versionOf(r.bin, "--version")))
+			fmt.Printf("         %s\n", report.FirstLine(report.VersionOf(r.bin, "--version")))
 		case "shoal":
 			fmt.Printf("  shoal  %s runtime --root DIR run --bundle BUNDLE ID\n", r.bin)
-			fmt.Print(indent(versionOf(r.bin, "--version"), "         "))
+			fmt.Print(report.Indent(report.VersionOf(r.bin, "--version"), "         "))
 			if bi, err := buildinfo.ReadFile(r.bin); err == nil {
 				var vcs []string
 				for _, s := range bi.Settings {
@@ -59,16 +46,16 @@ func (b *bench) printConditions() {
 				}
 				fmt.Printf("         built with %s; %s\n", bi.GoVersion, strings.Join(vcs, " "))
 			}
-			fmt.Printf("         sha256 %s\n", sha256File(r.bin))
+			fmt.Printf("         sha256 %s\n", report.SHA256File(r.bin))
 		default:
 			fmt.Printf("  %-6s %s --root DIR run --bundle BUNDLE ID\n", r.name, r.bin)
-			fmt.Print(indent(versionOf(r.bin, "--version"), "         "))
+			fmt.Print(report.Indent(report.VersionOf(r.bin, "--version"), "         "))
 		}
 	}
 	if o.showConfig {
 		fmt.Printf("config.json (all runtimes; cgroupsPath is %s per run):\n",
 			cgroupsPath(b.token, "<runtime>", "<iteration>"))
-		fmt.Print(indent(strings.Replace(string(b.config), cgroupPlaceholder,
+		fmt.Print(report.Indent(strings.Replace(string(b.config), cgroupPlaceholder,
 			cgroupsPath(b.token, "<runtime>", "<iteration>"), 1), "  "))
 	}
 }
@@ -80,13 +67,13 @@ func (b *bench) printResults(elapsed time.Duration) {
 	for _, r := range b.runners {
 		w := wallMS(r.samples)
 		med[r.name] = w
-		st := stats(w)
+		st := stats.Summarize(w)
 		cpu := make([]float64, len(r.samples))
 		for i, s := range r.samples {
-			cpu[i] = ms(s.user + s.sys)
+			cpu[i] = stats.Millis(s.user + s.sys)
 		}
 		fmt.Printf("%-7s %5d %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f   %.2f\n", r.name, len(w),
-			st.min, st.median, st.p90, st.max, st.mean, st.stddev, median(cpu))
+			st.Min, st.Median, st.P90, st.Max, st.Mean, st.Stddev, stats.Median(cpu))
 	}
 	if s, ok := med["shoal"]; ok {
 		fmt.Println("\nratios of medians (95% bootstrap CI), and difference of medians:")
@@ -95,9 +82,9 @@ func (b *bench) printResults(elapsed time.Duration) {
 			if !ok {
 				continue
 			}
-			ratio := median(s) / median(o)
-			lo, hi := bootstrapRatio(s, o, 2000)
-			fmt.Printf("  shoal/%-5s %5.2f  [%4.2f, %4.2f]   %+7.2f ms\n", other, ratio, lo, hi, median(s)-median(o))
+			ratio := stats.Median(s) / stats.Median(o)
+			lo, hi := stats.BootstrapRatio(s, o, 2000)
+			fmt.Printf("  shoal/%-5s %5.2f  [%4.2f, %4.2f]   %+7.2f ms\n", other, ratio, lo, hi, stats.Median(s)-stats.Median(o))
 		}
 	}
 
@@ -106,17 +93,17 @@ func (b *bench) printResults(elapsed time.Duration) {
 	for _, r := range b.runners {
 		var user, sys, flt, vcs, ics []float64
 		for _, s := range r.samples {
-			user = append(user, ms(s.user))
-			sys = append(sys, ms(s.sys))
+			user = append(user, stats.Millis(s.user))
+			sys = append(sys, stats.Millis(s.sys))
 			flt = append(flt, float64(s.minflt))
 			vcs = append(vcs, float64(s.nvcsw))
 			ics = append(ics, float64(s.nivcsw))
 		}
 		fmt.Printf("%-7s %8.2f %8.2f %8.0f %8.0f %8.0f\n", r.name,
-			median(user), median(sys), median(flt), median(vcs), median(ics))
+			stats.Median(user), stats.Median(sys), stats.Median(flt), stats.Median(vcs), stats.Median(ics))
 	}
 
-	fmt.Printf("\ntimed phase took %s; load avg %s (at end)\n", elapsed.Round(time.Millisecond), loadAvg())
+	fmt.Printf("\ntimed phase took %s; load avg %s (at end)\n", elapsed.Round(time.Millisecond), report.LoadAvg())
 	for _, r := range b.runners {
 		if n := b.orphans[r.name]; n > 0 {
 			fmt.Printf("note: %d orphaned process(es) reparented to the harness after %s runs (warm-up included)\n", n, r.name)
@@ -131,161 +118,10 @@ func (b *bench) printResults(elapsed time.Duration) {
 	}
 }
 
-type summary struct{ min, median, p90, max, mean, stddev float64 }
-
-func stats(v []float64) summary {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	var sum float64
-	for _, x := range s {
-		sum += x
-	}
-	mean := sum / float64(len(s))
-	var sq float64
-	for _, x := range s {
-		sq += (x - mean) * (x - mean)
-	}
-	sd := 0.0
-	if len(s) > 1 {
-		sd = math.Sqrt(sq / float64(len(s)-1))
-	}
-	return summary{min: s[0], median: median(s), p90: quantile(s, 0.9), max: s[len(s)-1], mean: mean, stddev: sd}
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// quantile of sorted s, nearest rank.
-func quantile(s []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	if i < 0 {
-		i = 0
-	}
-	return s[i]
-}
-
-// bootstrapRatio is a percentile-bootstrap 95% interval for
-// median(a)/median(b), resampling a and b independently.
-func bootstrapRatio(a, b []float64, rounds int) (lo, hi float64) {
-	rng := rand.New(rand.NewSource(1))
-	ra, rb := make([]float64, len(a)), make([]float64, len(b))
-	ratios := make([]float64, rounds)
-	for i := range ratios {
-		for j := range ra {
-			ra[j] = a[rng.Intn(len(a))]
-		}
-		for j := range rb {
-			rb[j] = b[rng.Intn(len(b))]
-		}
-		ratios[i] = median(ra) / median(rb)
-	}
-	sort.Float64s(ratios)
-	return quantile(ratios, 0.025), quantile(ratios, 0.975)
-}
-
 func wallMS(ss []sample) []float64 {
 	v := make([]float64, len(ss))
 	for i, s := range ss {
-		v[i] = ms(s.wall)
+		v[i] = stats.Millis(s.wall)
 	}
 	return v
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func versionOf(bin string, args ...string) string {
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Sprintf("(%s %s: %v)\n", bin, strings.Join(args, " "), err)
-	}
-	return string(out)
-}
-
-func sha256File(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "?"
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "?"
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-func indent(s, prefix string) string {
-	var buf bytes.Buffer
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		buf.WriteString(prefix + l + "\n")
-	}
-	return buf.String()
-}
-
-func cpuModel() string {
-	data, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown model"
-}
-
-func memTotal() string {
-	data, _ := os.ReadFile("/proc/meminfo")
-	return strings.Join(strings.Fields(firstLine(string(data))), " ")
-}
-
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func busyboxVersion() string {
-	out, _ := exec.Command(busyboxPath).CombinedOutput()
-	l := firstLine(string(out))
-	if l == "" {
-		return "busybox"
-	}
-	return strings.TrimSuffix(l, " multi-call binary.") + " (static) + applet symlinks"
-}
-
-func fsType(path string) string {
-	var st unix.Statfs_t
-	if unix.Statfs(path, &st) != nil {
-		return "?"
-	}
-	switch st.Type {
-	case unix.TMPFS_MAGIC:
-		return "tmpfs"
-	case unix.EXT4_SUPER_MAGIC:
-		return "ext4"
-	case unix.XFS_SUPER_MAGIC:
-		return "xfs"
-	case unix.BTRFS_SUPER_MAGIC:
-		return "btrfs"
-	case unix.OVERLAYFS_SUPER_MAGIC:
-		return "overlayfs"
-	}
-	return fmt.Sprintf("fs magic %#x", st.Type)
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-dev/shoal/bench/internal/stats"
 )
 
 // straceRun runs one `run` of r under `strace -f -ttt` (untimed: strace
@@ -46,7 +48,7 @@ func (b *bench) straceRun(ctx context.Context, r *runner) error {
 	if b.opts.keep {
 		where = "trace: " + out
 	}
-	fmt.Printf("\n== strace -f -ttt of one `%s run` (%.1f ms under strace; %s) ==\n", r.name, ms(s.wall), where)
+	fmt.Printf("\n== strace -f -ttt of one `%s run` (%.1f ms under strace; %s) ==\n", r.name, stats.Millis(s.wall), where)
 	return summarizeStrace(out)
 }
 

@@ -38,26 +38,11 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/shoal-dev/shoal/bench/internal/dnsload"
 )
 
 // result is what dnsload prints.
-type result struct {
-	Name        string  `json:"name"`
-	Server      string  `json:"server"`
-	Count       int     `json:"count"`
-	Concurrency int     `json:"concurrency"`
-	Errors      int     `json:"errors"`
-	Timeouts    int     `json:"timeouts"`
-	P50         float64 `json:"p50"`
-	P90         float64 `json:"p90"`
-	P99         float64 `json:"p99"`
-	Max         float64 `json:"max"`
-	Mean        float64 `json:"mean"`
-	QPS         float64 `json:"qps"`
-	WallS       float64 `json:"wall_s"`
-	Answer      string  `json:"answer,omitempty"`
-	FirstError  string  `json:"first_error,omitempty"`
-}
+type result = dnsload.Result
 
 func main() {
 	name := flag.String("name", "", "name to look up (type A); required")
