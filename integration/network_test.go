@@ -801,3 +801,28 @@ func main() {
 	}
 	return bin
 }
+
+// TestNetworkForeignTable: a daemon that made no rules never deletes an
+// nftables table of the same name it did not make (another daemon's).
+func TestNetworkForeignTable(t *testing.T) {
+	d := startDaemon(t, "--bridge=none")
+	d.stop()
+	f, err := os.Open(d.netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: "shoal"})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d.start()
+	d.stop()
+	if got := d.nftRules(); len(got) != 1 {
+		t.Errorf("tables after a --bridge=none daemon ran: %v, want the foreign one kept", got)
+	}
+}

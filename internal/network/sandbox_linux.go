@@ -41,6 +41,9 @@ func (m *Manager) ensureKernel(ctx context.Context, n *Network) error {
 			return fmt.Errorf("enable forwarding: %w", err)
 		}
 	}
+	if err := m.markTable(); err != nil {
+		return err
+	}
 	if err := m.fw.SetNetwork(ctx, firewallNetwork(n)); err != nil {
 		return fmt.Errorf("firewall rules of network %s: %w", n.Name, err)
 	}
@@ -63,6 +66,18 @@ func bridgeNetfilter() error {
 				return fmt.Errorf("enable %s: %w", f, err)
 			}
 		}
+	}
+	return nil
+}
+
+// markTable records that this daemon makes rules in its table, before it
+// makes them.
+func (m *Manager) markTable() error {
+	if m.db.getMeta(keyTable) {
+		return nil
+	}
+	if err := m.db.put(bucketMeta, keyTable, true); err != nil {
+		return fmt.Errorf("record the firewall table: %w", err)
 	}
 	return nil
 }
@@ -640,11 +655,18 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		}
 	}
 	// No bridge and no port: no table at all (a --bridge=none daemon
-	// leaves the host's nftables as it found them).
+	// leaves the host's nftables as it found them), and only if this
+	// daemon made it: a table of that name may be another's.
 	if len(st.Networks) == 0 && len(st.Ports) == 0 {
-		if err := m.fw.Flush(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("reconcile firewall rules: %w", err))
+		if m.db.getMeta(keyTable) {
+			if err := m.fw.Flush(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("reconcile firewall rules: %w", err))
+			} else if err := m.db.delete(bucketMeta, keyTable); err != nil {
+				errs = append(errs, err)
+			}
 		}
+	} else if err := m.markTable(); err != nil {
+		errs = append(errs, err)
 	} else if err := m.fw.Apply(ctx, st); err != nil {
 		errs = append(errs, fmt.Errorf("reconcile firewall rules: %w", err))
 	}

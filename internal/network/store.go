@@ -10,6 +10,10 @@ import (
 var (
 	bucketNetworks  = []byte("networks")
 	bucketSandboxes = []byte("sandboxes")
+	bucketMeta      = []byte("meta")
+	// keyTable marks that this daemon made its nftables table, so that
+	// clean-up never deletes a table of that name it did not make.
+	keyTable = "firewall-table"
 )
 
 // db keeps networks and sandboxes in bbolt, beside ipam's bucket.
@@ -17,7 +21,7 @@ type db struct{ b *bolt.DB }
 
 func (d db) init() error {
 	return d.b.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketNetworks, bucketSandboxes} {
+		for _, b := range [][]byte{bucketNetworks, bucketSandboxes, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -70,4 +74,13 @@ func (d db) sandboxes() ([]*Sandbox, error) {
 		})
 	})
 	return out, err
+}
+
+func (d db) getMeta(key string) bool {
+	found := false
+	_ = d.b.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketMeta).Get([]byte(key)) != nil
+		return nil
+	})
+	return found
 }
