@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,8 +50,8 @@ type bench struct {
 
 	engines map[string]*engine
 	order   []string // engines in -engines order, as started
-	netns   []*netns
-	lo      *netns // the loopback baseline's namespace
+	netns   []*netns.NS
+	lo      *netns.NS // the loopback baseline's namespace
 
 	loadStart string // load average when the benchmark started
 	busy      bool   // a phase ran with a load average above the CPU count
@@ -225,7 +226,7 @@ func (b *bench) prepare(ctx context.Context, e *engine) {
 // nsInfo describes what an engine made in its network namespace: the
 // forwarding and bridge-netfilter sysctls, bridges and nftables tables
 // (iptables-nft's included). Read-only.
-func (b *bench) nsInfo(ctx context.Context, ns *netns) string {
+func (b *bench) nsInfo(ctx context.Context, ns *netns.NS) string {
 	var parts []string
 	_, out, err := b.inNetNS(ctx, ns, "cat", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/bridge/bridge-nf-call-iptables")
 	if f := strings.Fields(out); err == nil && len(f) == 2 {
@@ -527,7 +528,7 @@ func (b *bench) Cleanup() error {
 		errs = append(errs, err)
 	}
 	for _, ns := range b.netns {
-		if err := ns.remove(); err != nil {
+		if err := ns.Remove(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -535,7 +536,7 @@ func (b *bench) Cleanup() error {
 	for _, l := range harness.Leftovers(b.tmp, b.token) {
 		errs = append(errs, errors.New("left behind: "+l))
 	}
-	for _, l := range netnsLeft(readFile(filepath.Join(b.tmp, netnsInodes))) {
+	for _, l := range netns.Left(readFile(filepath.Join(b.tmp, netnsInodes))) {
 		errs = append(errs, errors.New("left behind: "+l))
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"os"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // running in a network namespace of its own.
 type engine struct {
 	*daemon.Engine
-	ns *netns
+	ns *netns.NS
 
 	// err is why the engine could not be prepared for the network
 	// phases (nil if it was); failed says at which step.
@@ -33,7 +34,7 @@ type engine struct {
 
 // inNetNS runs a command in one of the benchmark's network namespaces
 // and returns its wall time and standard output.
-func (b *bench) inNetNS(ctx context.Context, ns *netns, argv ...string) (time.Duration, string, error) {
+func (b *bench) inNetNS(ctx context.Context, ns *netns.NS, argv ...string) (time.Duration, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.o.timeout)
 	defer cancel()
 	c, out := daemon.Command(ctx, daemon.ClientEnv(nil), nsenter(ns, argv...)...)
@@ -68,8 +69,8 @@ func (b *bench) cgroupParent(what string) string {
 // nsenter prefixes argv with `nsenter --net=FILE --`: nsenter enters the
 // namespace and execs argv (no fork), so the daemon's pid is the one
 // started.
-func nsenter(ns *netns, argv ...string) []string {
-	return append([]string{"nsenter", "--net=" + ns.path, "--"}, argv...)
+func nsenter(ns *netns.NS, argv ...string) []string {
+	return append([]string{"nsenter", "--net=" + ns.Path, "--"}, argv...)
 }
 
 func (b *bench) startShoal(ctx context.Context) (*engine, error) {

@@ -33,6 +33,7 @@ package main
 
 import (
 	"flag"
+	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,7 +49,7 @@ const image = "shoal-bench/net:latest"
 
 // netnsInodes is a file in the temp dir listing the inode of every network
 // namespace the run made, one a line, for the outer process's final check.
-const netnsInodes = "netns.inodes"
+const netnsInodes = "netns.Inodes"
 
 var allPhases = []string{"dns", "throughput", "setup"}
 
@@ -128,7 +129,7 @@ func main() {
 		TmpBase: o.tmpBase, Keep: o.keep, Checked: "process, cgroup, mount or network namespace",
 		AfterCleanup: func(string) { removeRunDirs(created) },
 		Leftovers: func(tmp string) []string {
-			return netnsLeft(readFile(filepath.Join(tmp, netnsInodes)))
+			return netns.Left(readFile(filepath.Join(tmp, netnsInodes)))
 		},
 	}
 	os.Exit(out.Main(func(tmp string) harness.Job {

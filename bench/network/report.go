@@ -26,7 +26,7 @@ func (b *bench) printConditions(ctx context.Context) {
 	fmt.Println("netns:     every engine runs in a fresh network namespace of its own (`nsenter --net=FILE DAEMON …`; only lo, up, at start;")
 	fmt.Println("           no link to the host's namespace), as does the loopback baseline; inodes:")
 	for _, ns := range b.netns {
-		fmt.Printf("             net:[%d] %s\n", ns.inode, ns.path)
+		fmt.Printf("             net:[%d] %s\n", ns.Inode, ns.Path)
 	}
 	fmt.Printf("image:     %s, ID %s: one `docker save`-format archive (%d KiB, one layer), `docker load -i` into every engine\n",
 		image, b.imageID, report.FileSize(b.imageTar)>>10)
@@ -137,7 +137,7 @@ func (b *bench) printThroughput() {
 		}
 	}
 	fmt.Printf("%-9s `nsenter --net=%s %s -c 127.0.0.1 …` → `%s -s -B 127.0.0.1` in the same namespace (host loopback, same iperf3 binary)\n",
-		loopbackPath, b.lo.path, iperfPath, iperfPath)
+		loopbackPath, b.lo.Path, iperfPath, iperfPath)
 	fmt.Printf("%d round(s) after a 1 s warm-up each, paths interleaved, order rotated; load avg %s → %s\n", b.o.iperfRounds, b.res.tputLoad[0], b.res.tputLoad[1])
 	b.warnBusy(b.res.tputLoad)
 	paths := append(append([]string{}, b.order...), loopbackPath)
