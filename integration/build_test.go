@@ -85,6 +85,13 @@ func TestBuild(t *testing.T) {
 		t.Errorf("label and user = %q", l)
 	}
 
+	// docker images hides the build's intermediate images; -a shows them.
+	top := strings.Fields(d.must("images", "-q"))
+	all := strings.Fields(d.must("images", "-a", "-q"))
+	if len(top) > 3 || len(all) <= len(top)+5 {
+		t.Errorf("docker images lists %d images, -a %d: intermediate images are not hidden (or not kept)\n%s", len(top), len(all), d.must("images"))
+	}
+
 	// Nothing changed: every step comes from the cache, fast.
 	firstID := d.must("inspect", "--format", "{{.Id}}", "demo")
 	var times []time.Duration

@@ -53,6 +53,10 @@ func (s *server) listImages(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
+	// Without all, a build's intermediate images (untagged, with images
+	// built on them) are hidden, as dockerd hides them.
+	all := boolParam(r, "all")
+	parents, _ := s.builder.(interface{ HasChildren(id string) bool })
 	out := []types.ImageSummary{}
 	seen := map[digest.Digest]bool{}
 	for _, row := range rows {
@@ -68,6 +72,9 @@ func (s *server) listImages(ctx context.Context, w http.ResponseWriter, r *http.
 			return err
 		}
 		tags, digests := repoNames(img)
+		if !all && parents != nil && len(tags) == 0 && len(digests) == 0 && parents.HasChildren(row.ID.String()) {
+			continue
+		}
 		if dangling != nil && *dangling != (len(tags) == 0) {
 			continue
 		}

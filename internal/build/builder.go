@@ -67,6 +67,11 @@ func New(cfg Config) (*Builder, error) {
 // Close closes the cache.
 func (b *Builder) Close() error { return b.cache.close() }
 
+// HasChildren says whether a build step made an image from the image id:
+// such an untagged image is a build's intermediate, which docker images
+// lists only with -a.
+func (b *Builder) HasChildren(id string) bool { return b.cache.hasChildren(id) }
+
 // Options are a build's parameters, those of POST /build.
 type Options struct {
 	// Dockerfile is the Dockerfile's path in the context

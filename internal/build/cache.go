@@ -20,7 +20,13 @@ import (
 // stepKey). Entries are never removed except when found stale: the image
 // they name no longer exists.
 
-var bucketSteps = []byte("steps")
+var (
+	bucketSteps = []byte("steps")
+	// children: "<parent ID>\x00<child ID>" → "", an image a step made
+	// from its parent: docker images hides untagged images with
+	// children, as Docker hides a build's intermediate images.
+	bucketChildren = []byte("children")
+)
 
 // cache maps step keys to the images the steps produced.
 type cache struct {
@@ -36,6 +42,9 @@ func openCache(path string) (*cache, error) {
 		return nil, fmt.Errorf("open build cache %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketChildren); err != nil {
+			return err
+		}
 		_, err := tx.CreateBucketIfNotExists(bucketSteps)
 		return err
 	}); err != nil {
@@ -80,4 +89,25 @@ func stepKey(parent, step, author string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "shoal-build-v1\x00%s\x00%s\x00%s", parent, step, author)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// link records that child was made from parent.
+func (c *cache) link(parent, child string) error {
+	if parent == "" || parent == child {
+		return nil
+	}
+	return c.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChildren).Put([]byte(parent+"\x00"+child), nil)
+	})
+}
+
+// hasChildren says whether a step made an image from id.
+func (c *cache) hasChildren(id string) bool {
+	found := false
+	_ = c.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketChildren).Cursor().Seek([]byte(id + "\x00"))
+		found = k != nil && len(k) > len(id) && string(k[:len(id)+1]) == id+"\x00"
+		return nil
+	})
+	return found
 }

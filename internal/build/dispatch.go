@@ -358,9 +358,12 @@ func (r *run) cached(ctx context.Context, s *state, key string) bool {
 	return true
 }
 
-func (r *run) remember(ctx context.Context, key, id string) {
+func (r *run) remember(ctx context.Context, key, parent, id string) {
 	if err := r.b.cache.put(key, id); err != nil {
 		r.b.log.WarnContext(ctx, "record build cache", "err", err)
+	}
+	if err := r.b.cache.link(parent, id); err != nil {
+		r.b.log.WarnContext(ctx, "record build parent", "err", err)
 	}
 }
 
@@ -394,7 +397,7 @@ func (r *run) commitConfig(ctx context.Context, s *state, key, createdBy string)
 	if err != nil {
 		return err
 	}
-	r.remember(ctx, key, id)
+	r.remember(ctx, key, s.imageID, id)
 	s.imageID = id
 	s.img = &img
 	return nil
@@ -475,7 +478,7 @@ func (r *run) commitLayer(ctx context.Context, s *state, cid, key, createdBy str
 	if err != nil {
 		return err
 	}
-	r.remember(ctx, key, id)
+	r.remember(ctx, key, s.imageID, id)
 	s.imageID = id
 	s.img = nil
 	return nil
