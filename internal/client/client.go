@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +29,9 @@ type Client struct {
 	proto string // "unix" or "tcp"
 	addr  string // socket path or host:port
 	http  *http.Client
+	// version is the API version requests use: APIVersion, or an older
+	// daemon's maximum once it has said so.
+	version atomic.Pointer[string]
 }
 
 // New returns a client of the daemon at host: unix:///path or
@@ -90,11 +95,40 @@ func (c *Client) url(path string, q url.Values) string {
 	if c.proto == "tcp" {
 		host = c.addr
 	}
-	u := url.URL{Scheme: "http", Host: host, Path: "/v" + APIVersion + path}
+	u := url.URL{Scheme: "http", Host: host, Path: "/v" + c.apiVersion() + path}
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// apiVersion is the version prefix requests use.
+func (c *Client) apiVersion() string {
+	if v := c.version.Load(); v != nil {
+		return *v
+	}
+	return APIVersion
+}
+
+// tooNew matches an older daemon's refusal of the client's API version
+// (dockerd: "client version 1.50 is too new. Maximum supported API
+// version is 1.41").
+var tooNew = regexp.MustCompile(`^client version \S+ is too new\. Maximum supported API version is (1\.[0-9]+)$`)
+
+// downgrade makes later requests use the older daemon's version, if err
+// is its refusal of ours, and says whether it did.
+func (c *Client) downgrade(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	m := tooNew.FindStringSubmatch(strings.TrimSpace(e.Message))
+	if m == nil || m[1] == c.apiVersion() {
+		return false
+	}
+	v := m[1]
+	c.version.Store(&v)
+	return true
 }
 
 // Request is one API call.
@@ -129,8 +163,14 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
 	}
 	if resp.StatusCode >= 400 {
-		defer resp.Body.Close()
-		return nil, errorFromResponse(resp)
+		err := errorFromResponse(resp)
+		resp.Body.Close()
+		// An older daemon: speak its version, as the docker CLI
+		// negotiates, and send again when the body can be sent again.
+		if c.downgrade(err) && r.Body == nil {
+			return c.Do(ctx, r)
+		}
+		return nil, err
 	}
 	return resp, nil
 }

@@ -297,3 +297,30 @@ func TestTCPHost(t *testing.T) {
 		t.Errorf("Ping over tcp: %v", err)
 	}
 }
+
+// TestVersionDowngrade: a daemon that refuses API 1.50 as too new gets
+// the same request again in its own version, and every later one too.
+func TestVersionDowngrade(t *testing.T) {
+	var paths []string
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		if strings.HasPrefix(r.URL.Path, "/v"+APIVersion+"/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"message":"client version `+APIVersion+` is too new. Maximum supported API version is 1.41"}`)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "OK")
+	}))
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatalf("ping after the downgrade: %v", err)
+	}
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/v" + APIVersion + "/_ping", "/v1.41/_ping", "/v1.41/_ping"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("paths %v, want %v", paths, want)
+	}
+}
