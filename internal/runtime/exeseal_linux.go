@@ -36,6 +36,26 @@ var sealedExe = sync.OnceValues(func() (*os.File, error) {
 	return os.NewFile(uintptr(hi), "shoal-sealed"), nil
 })
 
+// memfdSealedExe is a sealed memfd copy of this binary, made on first
+// use: startCmd's fallback when exec through the overlay descriptor keeps
+// failing with EACCES.
+var memfdSealedExe = sync.OnceValues(func() (*os.File, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	f, err := memfdExe(self)
+	if err != nil {
+		return nil, fmt.Errorf("seal own binary: %w", err)
+	}
+	hi, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 200)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("seal own binary: %w", err)
+	}
+	return os.NewFile(uintptr(hi), "shoal-memfd-sealed"), nil
+})
+
 func overlayExe(self string) (*os.File, error) {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {

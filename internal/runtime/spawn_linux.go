@@ -234,19 +234,28 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	return nil
 }
 
-// startCmd starts cmd, trying again a few times when execve of the sealed
-// binary fails with EACCES. Under heavy load (50 concurrent creates on two
-// CPUs) about one exec in a thousand through /proc/self/fd of the sealed
-// overlay file has failed so, and the next attempt has always worked; the
-// cause is not understood yet (see docs/architecture.md).
+// startCmd starts cmd, trying again when execve of the sealed binary
+// fails with EACCES. Under heavy load (50 concurrent creates on two CPUs)
+// about one exec in a thousand through /proc/self/fd of the sealed
+// overlay file has failed so, and a later attempt has almost always
+// worked; the cause is not understood yet (see docs/architecture.md).
+// After a few attempts with growing pauses it execs a sealed memfd copy
+// of the binary instead, which is as safe and only slower to make.
 func startCmd(cmd *exec.Cmd) error {
 	tmpl := *cmd
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 6; attempt++ {
 		if attempt > 0 {
 			c := tmpl
 			*cmd = c
-			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+			time.Sleep(time.Duration(5<<attempt) * time.Millisecond)
+			if attempt == 5 {
+				mf, merr := memfdSealedExe()
+				if merr != nil {
+					return errors.Join(err, merr)
+				}
+				cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(mf.Fd()))
+			}
 		}
 		if err = cmd.Start(); err == nil || !errors.Is(err, unix.EACCES) {
 			return err
