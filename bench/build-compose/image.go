@@ -1,18 +1,9 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -95,10 +86,6 @@ func composeFile(interval time.Duration) string {
 	return b.String()
 }
 
-// imageEpoch is the time stamp of every file and of the image config, so
-// that the same inputs give the same image ID.
-var imageEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // makeInputs writes the base image's archive, the build context and the
 // compose project directory into the temp dir.
 func (b *bench) makeInputs() error {
@@ -110,7 +97,7 @@ func (b *bench) makeInputs() error {
 		return err
 	}
 	b.imageTar = filepath.Join(b.tmp, "base-image.tar")
-	id, err := writeImageArchive(root, b.imageTar, baseImage)
+	id, err := rootfs.ImageArchive(root, b.imageTar, baseImage, "bench/build-compose: busybox-static")
 	if err != nil {
 		return fmt.Errorf("write the image archive: %w", err)
 	}
@@ -135,122 +122,4 @@ func writeFile(p, s string) error {
 		return err
 	}
 	return os.WriteFile(p, []byte(s), 0o644)
-}
-
-// writeImageArchive writes root as a one-layer image in the classic
-// `docker save` layout and returns the image ID (the config's digest).
-func writeImageArchive(root, dst, ref string) (string, error) {
-	var layer bytes.Buffer
-	if err := tarTree(root, &layer); err != nil {
-		return "", err
-	}
-	layerSum := sha256.Sum256(layer.Bytes())
-	layerHex := hex.EncodeToString(layerSum[:])
-	cfg, err := json.Marshal(map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"created":      imageEpoch.Format(time.RFC3339),
-		"config": map[string]any{
-			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd": []string{"sh"},
-		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + layerHex}},
-		"history": []map[string]any{{"created": imageEpoch.Format(time.RFC3339), "created_by": "bench/build-compose: busybox-static"}},
-	})
-	if err != nil {
-		return "", err
-	}
-	cfgSum := sha256.Sum256(cfg)
-	cfgHex := hex.EncodeToString(cfgSum[:])
-	manifest, _ := json.Marshal([]map[string]any{{
-		"Config": cfgHex + ".json", "RepoTags": []string{ref}, "Layers": []string{layerHex + "/layer.tar"},
-	}})
-
-	f, err := os.Create(dst)
-	if err != nil {
-		return "", err
-	}
-	tw := tar.NewWriter(f)
-	err = tw.WriteHeader(&tar.Header{Name: layerHex + "/", Mode: 0o755, ModTime: imageEpoch, Typeflag: tar.TypeDir})
-	for _, e := range []struct {
-		name string
-		data []byte
-	}{
-		{layerHex + "/VERSION", []byte("1.0")},
-		{layerHex + "/layer.tar", layer.Bytes()},
-		{cfgHex + ".json", cfg},
-		{"manifest.json", manifest},
-	} {
-		if err == nil {
-			err = tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), ModTime: imageEpoch, Typeflag: tar.TypeReg})
-		}
-		if err == nil {
-			_, err = tw.Write(e.data)
-		}
-	}
-	if err == nil {
-		err = tw.Close()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", dst, err)
-	}
-	return "sha256:" + cfgHex, nil
-}
-
-// tarTree writes the tree at root as a layer tarball: paths relative to
-// root in lexical order, owned by root, time stamps imageEpoch.
-func tarTree(root string, w io.Writer) error {
-	var paths []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && p != root {
-			paths = append(paths, p)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(paths)
-	tw := tar.NewWriter(w)
-	for _, p := range paths {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		h.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "root", "root"
-		h.ModTime, h.AccessTime, h.ChangeTime = imageEpoch, time.Time{}, time.Time{}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	return tw.Close()
 }

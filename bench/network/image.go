@@ -1,25 +1,15 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/shoal-dev/shoal/bench/internal/daemon"
 	"github.com/shoal-dev/shoal/bench/internal/harness"
@@ -33,10 +23,6 @@ const iperfPath = "/usr/bin/iperf3"
 
 // dnsloadInImage is where the DNS load generator lives in the image.
 const dnsloadInImage = "/usr/local/bin/dnsload"
-
-// imageEpoch is the time stamp of every file and of the image config, so
-// that the same inputs give the same image ID.
-var imageEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // moduleRoot is the directory of the Go module the benchmark is run from
 // (where scripts/build and ./bench/network/dnsload are).
@@ -125,7 +111,7 @@ func (b *bench) makeImage(ctx context.Context) error {
 	b.iperfVersion = report.FirstLine(strings.TrimSpace(string(out)))
 
 	b.imageTar = filepath.Join(b.tmp, "image.tar")
-	id, err := writeImageArchive(root, b.imageTar, image)
+	id, err := rootfs.ImageArchive(root, b.imageTar, image, "bench/network: busybox-static, iperf3, dnsload")
 	if err != nil {
 		return fmt.Errorf("write the image archive: %w", err)
 	}
@@ -154,133 +140,4 @@ func sharedLibs(bin string) ([]string, error) {
 		return nil, fmt.Errorf("ldd %s: no libraries in %q", bin, out)
 	}
 	return libs, nil
-}
-
-// writeImageArchive writes root as a one-layer image in the classic
-// `docker save` layout and returns the image ID (the config's digest).
-func writeImageArchive(root, dst, ref string) (string, error) {
-	var layer bytes.Buffer
-	if err := tarTree(root, &layer); err != nil {
-		return "", err
-	}
-	layerSum := sha256.Sum256(layer.Bytes())
-	layerHex := hex.EncodeToString(layerSum[:])
-	config := map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"created":      imageEpoch.Format(time.RFC3339),
-		"config": map[string]any{
-			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd": []string{"sh"},
-		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + layerHex}},
-		"history": []map[string]any{{"created": imageEpoch.Format(time.RFC3339), "created_by": "bench/network: busybox-static, iperf3, dnsload"}},
-	}
-	cfg, err := json.Marshal(config)
-	if err != nil {
-		return "", err
-	}
-	cfgSum := sha256.Sum256(cfg)
-	cfgHex := hex.EncodeToString(cfgSum[:])
-	name, tag, _ := strings.Cut(ref, ":")
-	manifest, _ := json.Marshal([]map[string]any{{
-		"Config": cfgHex + ".json", "RepoTags": []string{ref}, "Layers": []string{layerHex + "/layer.tar"},
-	}})
-	repos, _ := json.Marshal(map[string]map[string]string{name: {tag: layerHex}})
-
-	f, err := os.Create(dst)
-	if err != nil {
-		return "", err
-	}
-	tw := tar.NewWriter(f)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: imageEpoch, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	err = tw.WriteHeader(&tar.Header{Name: layerHex + "/", Mode: 0o755, ModTime: imageEpoch, Typeflag: tar.TypeDir})
-	for _, e := range []struct {
-		name string
-		data []byte
-	}{
-		{layerHex + "/VERSION", []byte("1.0")},
-		{layerHex + "/layer.tar", layer.Bytes()},
-		{cfgHex + ".json", cfg},
-		{"manifest.json", manifest},
-		{"repositories", repos},
-	} {
-		if err == nil {
-			err = add(e.name, e.data)
-		}
-	}
-	if err == nil {
-		err = tw.Close()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", dst, err)
-	}
-	return "sha256:" + cfgHex, nil
-}
-
-// tarTree writes the tree at root as a layer tarball: paths relative to
-// root in lexical order, owned by root, time stamps imageEpoch.
-func tarTree(root string, w io.Writer) error {
-	var paths []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != root {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(paths)
-	tw := tar.NewWriter(w)
-	for _, p := range paths {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		h.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "root", "root"
-		h.ModTime, h.AccessTime, h.ChangeTime = imageEpoch, time.Time{}, time.Time{}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	return tw.Close()
 }
