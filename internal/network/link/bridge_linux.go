@@ -132,7 +132,14 @@ func syncAddrs(h *netlink.Handle, l netlink.Link, b Bridge) error {
 // an error; a link of that name that is not a bridge is an ErrConflict
 // error and is left alone.
 func DeleteBridge(name string) error {
-	if err := checkIfName("bridge", name); err != nil {
+	return deleteTyped("bridge", name)
+}
+
+// deleteTyped deletes the link name of type typ from the calling
+// thread's namespace. A missing link is not an error; a link of that
+// name and another type is an ErrConflict error and is left alone.
+func deleteTyped(typ, name string) error {
+	if err := checkIfName(typ, name); err != nil {
 		return err
 	}
 	h, err := hostHandle()
@@ -144,11 +151,11 @@ func DeleteBridge(name string) error {
 	if err != nil || l == nil {
 		return err
 	}
-	if l.Type() != "bridge" {
-		return fmt.Errorf("link %s is a %s, not a bridge: %w", name, l.Type(), errdefs.ErrConflict)
+	if l.Type() != typ {
+		return fmt.Errorf("link %s is a %s, not a %s: %w", name, l.Type(), typ, errdefs.ErrConflict)
 	}
 	if err := h.LinkDel(l); err != nil && !isLinkNotFound(err) {
-		return fmt.Errorf("delete bridge %s: %w", name, err)
+		return fmt.Errorf("delete %s %s: %w", typ, name, err)
 	}
 	return nil
 }

@@ -204,25 +204,7 @@ func checkEndpoint(ep Endpoint) error {
 // link is not an error; a link of that name that is not a veth is an
 // ErrConflict error and is left alone.
 func RemoveEndpoint(hostIfName string) error {
-	if err := checkIfName("veth", hostIfName); err != nil {
-		return err
-	}
-	h, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	l, err := linkByName(h, hostIfName)
-	if err != nil || l == nil {
-		return err
-	}
-	if l.Type() != "veth" {
-		return fmt.Errorf("link %s is a %s, not a veth: %w", hostIfName, l.Type(), errdefs.ErrConflict)
-	}
-	if err := h.LinkDel(l); err != nil && !isLinkNotFound(err) {
-		return fmt.Errorf("delete veth %s: %w", hostIfName, err)
-	}
-	return nil
+	return deleteTyped("veth", hostIfName)
 }
 
 // EndpointExists says whether a link named hostIfName exists in the
