@@ -435,7 +435,8 @@ func (cl *cli) newContainerPruneCmd() *cobra.Command {
 				return err
 			}
 			if !confirm(cmd, force, "WARNING! This will remove all stopped containers.") {
-				return errors.New("container prune has been cancelled")
+				// docker 28 ends a declined prune quietly, with status 0.
+				return nil
 			}
 			rep, err := c.ContainersPrune(cmd.Context(), filters.m)
 			if err != nil {

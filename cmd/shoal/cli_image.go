@@ -691,7 +691,8 @@ func (cl *cli) newImagePruneCmd() *cobra.Command {
 				warning = "WARNING! This will remove all images without at least one container associated to them."
 			}
 			if !confirm(cmd, force, warning) {
-				return errors.New("image prune has been cancelled")
+				// docker 28 ends a declined prune quietly, with status 0.
+				return nil
 			}
 			rep, err := c.ImagesPrune(cmd.Context(), f)
 			if err != nil {

@@ -521,3 +521,23 @@ func TestNetworkCommands(t *testing.T) {
 	check([]string{"container", "port", "web", "80/tcp"}, "", "0.0.0.0:8080\n[::]:8080\n", "", 0)
 	check([]string{"port", "web", "81"}, "", "", "Error: No public port '81' published for web\n", 1)
 }
+
+// TestPruneDeclined: every prune the user declines ends quietly with
+// status 0 and sends nothing, as docker 28 does.
+func TestPruneDeclined(t *testing.T) {
+	d := newFakeDaemon(t)
+	for _, c := range []struct{ kind, warning string }{
+		{"container", "WARNING! This will remove all stopped containers."},
+		{"volume", "WARNING! This will remove anonymous local volumes not used by at least one container."},
+		{"image", "WARNING! This will remove all dangling images."},
+		{"network", "WARNING! This will remove all custom networks not used by at least one container."},
+	} {
+		o, e, code := d.shoal(t, "n\n", c.kind, "prune")
+		if code != 0 || e != "" || o != c.warning+"\nAre you sure you want to continue? [y/N] " {
+			t.Errorf("%s prune declined: exit %d\nstdout %q\nstderr %q", c.kind, code, o, e)
+		}
+		if reqs := d.requests(); len(reqs) != 0 {
+			t.Errorf("%s prune declined sent %q", c.kind, reqs)
+		}
+	}
+}

@@ -255,7 +255,8 @@ func (cl *cli) newVolumePruneCmd() *cobra.Command {
 				warning = "WARNING! This will remove all local volumes not used by at least one container."
 			}
 			if !confirm(cmd, force, warning) {
-				return errors.New("volume prune has been cancelled")
+				// docker 28 ends a declined prune quietly, with status 0.
+				return nil
 			}
 			rep, err := c.VolumesPrune(cmd.Context(), f)
 			if err != nil {
