@@ -549,6 +549,7 @@ func TestNetworkEgress(t *testing.T) {
 	d := startDaemon(t, "--dns", "192.0.2.2")
 	startOutside(t, d)
 	d.busyboxImage("bb")
+	base := d.nftRules()
 
 	for _, network := range []string{"bridge", "out"} {
 		if network != "bridge" {
@@ -583,6 +584,8 @@ func TestNetworkEgress(t *testing.T) {
 		t.Errorf("default bridge resolv.conf:\n%s", out)
 	}
 	d.must("rm", "-f", "iweb")
+	d.must("network", "rm", "out", "in")
+	d.assertNoNetworkLeaks(base)
 }
 
 // TestNetworkIPv6: a dual-stack network gives containers IPv6 addresses,
@@ -590,6 +593,7 @@ func TestNetworkEgress(t *testing.T) {
 func TestNetworkIPv6(t *testing.T) {
 	d := startDaemon(t)
 	d.busyboxImage("bb")
+	base := d.nftRules()
 	d.must("network", "create", "--ipv6", "--subnet", "fd00:77::/64", "n6")
 	runWeb(d, "web6", "--network", "n6", "-p", "8086:80")
 	v6 := strings.TrimSpace(d.must("inspect", "-f", "{{.NetworkSettings.Networks.n6.GlobalIPv6Address}}", "web6"))
@@ -629,6 +633,7 @@ func TestNetworkIPv6(t *testing.T) {
 	}
 	d.must("rm", "-f", "web6")
 	d.must("network", "rm", "n6")
+	d.assertNoNetworkLeaks(base)
 }
 
 // TestNetworkNoNftBinary: the daemon programs nftables over netlink: a
@@ -646,6 +651,7 @@ func TestNetworkNoNftBinary(t *testing.T) {
 	}
 	d := startDaemonEnv(t, []string{"PATH=" + bin})
 	d.busyboxImage("bb")
+	base := d.nftRules()
 	runWeb(d, "web", "-p", "8080:80")
 	var body string
 	var err error
@@ -664,6 +670,8 @@ func TestNetworkNoNftBinary(t *testing.T) {
 			t.Errorf("daemon log mentions nft: %s", sc.Text())
 		}
 	}
+	d.must("rm", "-f", "web")
+	d.assertNoNetworkLeaks(base)
 }
 
 // hostNetSnapshot lists the links and nftables tables of the test
@@ -698,6 +706,7 @@ func hostNetSnapshot() string {
 func TestNetworkOptions(t *testing.T) {
 	d := startDaemon(t)
 	d.busyboxImage("bb")
+	base := d.nftRules()
 	d.must("network", "create", "--subnet", "10.88.0.0/16", "--ip-range", "10.88.5.0/24", "--gateway", "10.88.0.254",
 		"-o", "com.docker.network.bridge.name=shbr-custom", "-o", "com.docker.network.driver.mtu=1400", "o1")
 	d.must("run", "-d", "--name", "c1", "--network", "o1", "bb", "sleep", "1000")
@@ -757,9 +766,7 @@ func TestNetworkOptions(t *testing.T) {
 	}
 	d.must("rm", "-f", "c1", "c2", "a1", "udp1", "ranged")
 	d.must("network", "rm", "o1", "noicc")
-	if l := d.shoalLinks(); len(l) > 0 {
-		t.Errorf("links left: %v", l)
-	}
+	d.assertNoNetworkLeaks(base)
 }
 
 // buildUDPRecv builds a static program that prints each UDP datagram it
