@@ -276,6 +276,14 @@ func TestComposeV1(t *testing.T) {
 	if got := must("exec", "-T", "web", "wget", "-q", "-O-", "http://localhost/"); strings.TrimSpace(got) != "backend-ok" {
 		t.Errorf("docker-compose exec = %q, want backend-ok", got)
 	}
+	// It scales: three backends, all behind the service name.
+	must("up", "-d", "--scale", "backend=3")
+	if ps := must("ps"); !strings.Contains(ps, "v1app_backend_3") {
+		t.Errorf("docker-compose ps after --scale backend=3:\n%s", ps)
+	}
+	if out := must("exec", "-T", "web", "nslookup", "backend"); strings.Count(out, "Address: ") != 3 {
+		t.Errorf("nslookup backend after --scale backend=3 gives %d addresses:\n%s", strings.Count(out, "Address: "), out)
+	}
 	// shoal compose sees the project docker-compose made.
 	if got := d.mustCompose(dir, "ps", "--services"); !strings.Contains(got, "backend") || !strings.Contains(got, "web") {
 		t.Errorf("shoal compose ps --services on a docker-compose project = %q", got)
