@@ -7,25 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/shoal-dev/shoal/internal/initproc"
-	"github.com/shoal-dev/shoal/internal/runtime"
+	_ "github.com/shoal-dev/shoal/internal/fastpath"        // container init, --init and `shoal runtime`, before the other packages initialise
 	_ "github.com/shoal-dev/shoal/internal/runtime/nsenter" // joins namespaces before Go starts
+	"github.com/shoal-dev/shoal/internal/runtimecli"
 )
 
 // version is set with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
-	if runtime.IsInit() {
-		runtime.Init() // never returns
-	}
-	if filepath.Base(os.Args[0]) == initproc.Name {
-		os.Exit(initproc.Main(os.Args[1:]))
-	}
 	root := &cobra.Command{
 		Use:           "shoal",
 		Short:         "Shoal runs containers",
@@ -33,15 +26,15 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRuntimeCmd())
+	root.AddCommand(runtimeCmd())
 	root.AddCommand(newDaemonCmd())
 	root.AddCommand(newMonitorCmd())
 	addImageCmds(root)
 	addClientCmds(root)
 	if err := root.ExecuteContext(context.Background()); err != nil {
-		var ee exitError
+		var ee interface{ ExitCode() int }
 		if errors.As(err, &ee) {
-			os.Exit(int(ee))
+			os.Exit(ee.ExitCode())
 		}
 		fmt.Fprintf(os.Stderr, "shoal: %v\n", err)
 		os.Exit(1)
@@ -52,3 +45,23 @@ func main() {
 type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// ExitCode is the status the process exits with.
+func (e exitError) ExitCode() int { return int(e) }
+
+// runtimeCmd lists `shoal runtime` in the binary's help. internal/fastpath
+// runs the verb before main; this is reached only when global flags come
+// first (`shoal -H … runtime …`).
+func runtimeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "runtime",
+		Short:              runtimecli.Short,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := runtimecli.Main(append([]string{"runtime"}, args...)); code != 0 {
+				return exitError(code)
+			}
+			return nil
+		},
+	}
+}
