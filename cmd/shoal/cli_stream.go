@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/shoal-dev/shoal/internal/client"
+	"github.com/shoal-dev/shoal/internal/detach"
 )
 
 // terminalFd is the descriptor of f if it is a terminal.
@@ -53,91 +53,17 @@ func checkTty(in io.Reader, attachStdin, tty bool) error {
 	return nil
 }
 
-// defaultDetachKeys are ctrl-p, ctrl-q.
-var defaultDetachKeys = []byte{16, 17}
-
-// parseDetachKeys reads Docker's detach key list: "ctrl-p,ctrl-q", "a",
-// "ctrl-@" ...
+// parseDetachKeys reads --detach-keys, with the docker CLI's error.
 func parseDetachKeys(s string) ([]byte, error) {
-	if s == "" {
-		return defaultDetachKeys, nil
+	keys, err := detach.ParseKeys(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid detach keys (%s): %w", s, err)
 	}
-	var out []byte
-	for _, k := range strings.Split(s, ",") {
-		switch {
-		case len(k) == 1:
-			out = append(out, k[0])
-		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
-			c := k[5]
-			switch {
-			case c >= 'a' && c <= 'z':
-				out = append(out, c-'a'+1)
-			case c == '@':
-				out = append(out, 0)
-			case c >= '[' && c <= '_':
-				out = append(out, c-'['+27)
-			default:
-				return nil, fmt.Errorf("invalid detach keys (%s): unknown character: '%s'", s, k)
-			}
-		default:
-			return nil, fmt.Errorf("invalid detach keys (%s): unknown character: '%s'", s, k)
-		}
-	}
-	return out, nil
+	return keys, nil
 }
 
 // errDetached is the user typing the detach sequence.
-var errDetached = errors.New("read escape sequence")
-
-// escapeProxy passes input through until the detach sequence is read:
-// bytes that may start the sequence are held back until it is clear
-// whether they do.
-type escapeProxy struct {
-	r    io.Reader
-	keys []byte
-	held int    // bytes of keys matched so far
-	buf  []byte // input ready to be read
-	err  error  // to return once buf is read
-}
-
-func (e *escapeProxy) Read(p []byte) (int, error) {
-	for {
-		if len(e.buf) > 0 {
-			n := copy(p, e.buf)
-			e.buf = e.buf[n:]
-			return n, nil
-		}
-		if e.err != nil {
-			return 0, e.err
-		}
-		tmp := make([]byte, max(len(p), 1))
-		n, err := e.r.Read(tmp)
-		for _, b := range tmp[:n] {
-			if b == e.keys[e.held] {
-				e.held++
-				if e.held == len(e.keys) {
-					e.err = errDetached
-					break
-				}
-				continue
-			}
-			if e.held > 0 {
-				e.buf = append(e.buf, e.keys[:e.held]...)
-				e.held = 0
-				if b == e.keys[0] {
-					e.held = 1
-					continue
-				}
-			}
-			e.buf = append(e.buf, b)
-		}
-		if err != nil && e.err == nil {
-			e.buf = append(e.buf, e.keys[:e.held]...)
-			e.held = 0
-			e.err = err
-		}
-	}
-}
+var errDetached = detach.ErrDetached
 
 // streamer copies between the local streams and an attach or exec
 // connection, as the docker CLI's hijackedIOStreamer.
@@ -166,7 +92,7 @@ func (s *streamer) setupInput() error {
 		}
 		s.restore = sync.OnceFunc(func() { _ = term.Restore(fd, state) })
 	}
-	s.in = &escapeProxy{r: s.in, keys: s.keys}
+	s.in = detach.NewReader(s.in, s.keys)
 	return nil
 }
 

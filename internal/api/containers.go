@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/shoal-dev/shoal/internal/detach"
 	"github.com/shoal-dev/shoal/internal/engine"
 	"github.com/shoal-dev/shoal/internal/errdefs"
 	"github.com/shoal-dev/shoal/internal/events"
@@ -549,9 +550,9 @@ func (s *server) execStart(ctx context.Context, w http.ResponseWriter, r *http.R
 	if o.ConsoleSize != nil && tty {
 		_ = s.containers.ExecResize(ctx, id, uint16(o.ConsoleSize[1]), uint16(o.ConsoleSize[0]))
 	}
-	keys, err := parseDetachKeys(r.URL.Query().Get("detachKeys"))
+	keys, err := detach.ParseKeys(r.URL.Query().Get("detachKeys"))
 	if err != nil {
-		keys = defaultDetachKeys
+		keys = detach.Default
 	}
 	code, _ := pipeStreams(conn, stream, tty, true, keys)
 	if code != nil {
@@ -605,12 +606,8 @@ func (s *server) attachContainer(ctx context.Context, w http.ResponseWriter, r *
 func pipeStreams(conn *hijackedConn, s *monitor.Stream, tty, stdin bool, detachKeys []byte) (*int, error) {
 	if stdin {
 		go func() {
-			in := &detachReader{r: conn.reader(), keys: detachKeys}
-			if len(detachKeys) == 0 {
-				in.keys = defaultDetachKeys
-			}
-			_, _ = io.Copy(s, in)
-			if in.detached {
+			_, err := io.Copy(s, detach.NewReader(conn.reader(), detachKeys))
+			if errors.Is(err, detach.ErrDetached) {
 				// Detaching leaves the container and its stdin alone: only
 				// this client's streams end.
 				_ = s.Close()
