@@ -34,22 +34,17 @@ package main
 
 import (
 	"flag"
-	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
+	"github.com/shoal-dev/shoal/bench/internal/daemon"
 	"github.com/shoal-dev/shoal/bench/internal/harness"
-	"golang.org/x/sys/unix"
 )
 
 // name starts every message of the program.
 const name = "build-compose"
-
-// netnsInodes is a file in the temp dir listing the inode of every network
-// namespace the run made, one a line, for the outer process's final check.
-const netnsInodes = "netns.Inodes"
 
 var allPhases = []string{"build", "rebuild", "compose"}
 
@@ -97,20 +92,7 @@ func main() {
 	// the bind mounts that keep the network namespaces alive, and the
 	// engines' mounts, are never seen outside; the outer one kills and
 	// removes whatever it leaves behind if it dies.
-	var created []string
-	out := &harness.Outer{
-		Name: name, Why: "it starts container engines in network namespaces",
-		Check: func() error {
-			err := ensureTools(o)
-			created = runDirsBefore()
-			return err
-		},
-		TmpBase: o.tmpBase, Keep: o.keep, Checked: "process, cgroup, mount or network namespace",
-		AfterCleanup: func(string) { removeRunDirs(created) },
-		Leftovers: func(tmp string) []string {
-			return netns.Left(readFile(tmp + "/" + netnsInodes))
-		},
-	}
+	out := daemon.NetnsOuter(name, o.tmpBase, o.keep, func() error { return ensureTools(o) })
 	os.Exit(out.Main(func(tmp string) harness.Job {
 		return &bench{o: o, tmp: tmp, token: harness.Token(tmp), engines: map[string]*engine{}}
 	}))
@@ -141,33 +123,4 @@ func ensureTools(o *options) error {
 		bins = append(bins, &o.shoal)
 	}
 	return harness.Resolve(bins...)
-}
-
-// runDirs are directories outside the temp dir that dockerd's containerd
-// and its shims make whatever their state directories (shims put their
-// sockets in /run/containerd/s). Children first.
-var runDirs = []string{"/run/containerd/s", "/run/containerd", "/run/docker/plugins", "/run/docker"}
-
-// runDirsBefore returns those of runDirs that do not exist yet.
-func runDirsBefore() []string {
-	var missing []string
-	for _, d := range runDirs {
-		if _, err := os.Stat(d); err != nil {
-			missing = append(missing, d)
-		}
-	}
-	return missing
-}
-
-// removeRunDirs removes the directories of created (from runDirsBefore)
-// if they are empty: another containerd may have started to use them.
-func removeRunDirs(created []string) {
-	for _, d := range created {
-		_ = unix.Rmdir(d)
-	}
-}
-
-func readFile(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
 }

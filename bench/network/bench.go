@@ -5,20 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/shoal-dev/shoal/bench/internal/netns"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/shoal-dev/shoal/bench/internal/netns"
+
 	"github.com/shoal-dev/shoal/bench/internal/cgroup"
 	"github.com/shoal-dev/shoal/bench/internal/daemon"
 	"github.com/shoal-dev/shoal/bench/internal/dnsload"
 	"github.com/shoal-dev/shoal/bench/internal/harness"
-	"github.com/shoal-dev/shoal/bench/internal/mounts"
-	"github.com/shoal-dev/shoal/bench/internal/proc"
 	"github.com/shoal-dev/shoal/bench/internal/report"
 )
 
@@ -513,31 +511,11 @@ func (b *bench) setup(ctx context.Context) {
 // left below the benchmark, removes its cgroups, network namespaces and
 // mounts, and reports what it could not.
 func (b *bench) Cleanup() error {
-	var errs []error
-	for i := len(b.o.engines) - 1; i >= 0; i-- {
-		if e, ok := b.engines[b.o.engines[i]]; ok {
-			if err := e.Stop(harness.Logf); err != nil {
-				errs = append(errs, err)
-			}
+	var engines []*daemon.Engine
+	for _, name := range b.o.engines {
+		if e, ok := b.engines[name]; ok {
+			engines = append(engines, e.Engine)
 		}
 	}
-	if n := proc.KillDescendants(os.Getpid(), nil); n > 0 {
-		harness.Logf("cleanup: killed %d leftover process(es)", n)
-	}
-	if err := cgroup.RemoveAll(harness.CgroupPattern(b.token)); err != nil {
-		errs = append(errs, err)
-	}
-	for _, ns := range b.netns {
-		if err := ns.Remove(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	mounts.UnmountUnder(b.tmp, harness.Logf)
-	for _, l := range harness.Leftovers(b.tmp, b.token) {
-		errs = append(errs, errors.New("left behind: "+l))
-	}
-	for _, l := range netns.Left(readFile(filepath.Join(b.tmp, netnsInodes))) {
-		errs = append(errs, errors.New("left behind: "+l))
-	}
-	return errors.Join(errs...)
+	return daemon.Teardown(engines, b.netns, b.tmp, b.token)
 }

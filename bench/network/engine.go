@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"os"
 	"time"
 
 	"github.com/shoal-dev/shoal/bench/internal/daemon"
 	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"github.com/shoal-dev/shoal/bench/internal/proc"
 )
 
@@ -40,11 +40,6 @@ func (b *bench) inNetNS(ctx context.Context, ns *netns.NS, argv ...string) (time
 	c, out := daemon.Command(ctx, daemon.ClientEnv(nil), nsenter(ns, argv...)...)
 	d, err := daemon.Timed(c, out)
 	return d, out.Stdout.String(), err
-}
-
-func readFile(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
 }
 
 // newEngine makes the engine's directory and network namespace and

@@ -13,7 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/shoal-dev/shoal/bench/internal/cgroup"
 	"github.com/shoal-dev/shoal/bench/internal/harness"
+	"github.com/shoal-dev/shoal/bench/internal/mounts"
+	"github.com/shoal-dev/shoal/bench/internal/netns"
 	"github.com/shoal-dev/shoal/bench/internal/proc"
 	"github.com/shoal-dev/shoal/bench/internal/report"
 )
@@ -313,4 +318,79 @@ func (e *Engine) Stop(logf func(format string, a ...any)) error {
 func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
+}
+
+// runDirs are directories outside the temp dir that dockerd's containerd
+// and its shims make whatever their state directories (shims put their
+// sockets in /run/containerd/s). Children first.
+var runDirs = []string{"/run/containerd/s", "/run/containerd", "/run/docker/plugins", "/run/docker"}
+
+// RunDirsBefore returns those of containerd's and dockerd's run
+// directories that do not exist yet, for RemoveRunDirs.
+func RunDirsBefore() []string {
+	var missing []string
+	for _, d := range runDirs {
+		if _, err := os.Stat(d); err != nil {
+			missing = append(missing, d)
+		}
+	}
+	return missing
+}
+
+// RemoveRunDirs removes the directories of created (from RunDirsBefore)
+// if they are empty: another containerd may have started to use them.
+func RemoveRunDirs(created []string) {
+	for _, d := range created {
+		_ = unix.Rmdir(d)
+	}
+}
+
+// NetnsOuter is the outer stage of a benchmark that runs its engines
+// (dockerd among them) in network namespaces of its own: check finds the
+// tools; afterwards the run directories dockerd made are removed and no
+// process may be left in the benchmark's namespaces.
+func NetnsOuter(name, tmpBase string, keep bool, check func() error) *harness.Outer {
+	var created []string
+	return &harness.Outer{
+		Name: name, Why: "it starts container engines in network namespaces",
+		Check: func() error {
+			err := check()
+			created = RunDirsBefore()
+			return err
+		},
+		TmpBase: tmpBase, Keep: keep, Checked: "process, cgroup, mount or network namespace",
+		AfterCleanup: func(string) { RemoveRunDirs(created) },
+		Leftovers:    netns.LeftIn,
+	}
+}
+
+// Teardown stops the engines (last first, removing their containers),
+// kills what is left below this process, removes the run's cgroups,
+// network namespaces and mounts, and reports what it could not.
+func Teardown(engines []*Engine, nss []*netns.NS, tmp, token string) error {
+	var errs []error
+	for i := len(engines) - 1; i >= 0; i-- {
+		if err := engines[i].Stop(harness.Logf); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n := proc.KillDescendants(os.Getpid(), nil); n > 0 {
+		harness.Logf("cleanup: killed %d leftover process(es)", n)
+	}
+	if err := cgroup.RemoveAll(harness.CgroupPattern(token)); err != nil {
+		errs = append(errs, err)
+	}
+	for _, ns := range nss {
+		if err := ns.Remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	mounts.UnmountUnder(tmp, harness.Logf)
+	for _, l := range harness.Leftovers(tmp, token) {
+		errs = append(errs, errors.New("left behind: "+l))
+	}
+	for _, l := range netns.LeftIn(tmp) {
+		errs = append(errs, errors.New("left behind: "+l))
+	}
+	return errors.Join(errs...)
 }

@@ -26,12 +26,17 @@ type NS struct {
 	Inode uint64
 }
 
+// InodesFile is the file in a run's temp dir that lists the inode of every
+// network namespace New made, one a line, for the outer stage's final
+// check (LeftIn).
+const InodesFile = "netns.inodes"
+
 // New makes a fresh network namespace with its loopback up, binds it at
-// tmp/netns/name and appends its inode to the file tmp/inodes.
+// tmp/netns/name and appends its inode to tmp/InodesFile.
 // It runs on a thread of its own that unshares its network namespace and
 // is never unlocked, so Go discards the thread when the goroutine ends
 // and no other goroutine ever runs in the new namespace.
-func New(tmp, name, inodes string) (*NS, error) {
+func New(tmp, name string) (*NS, error) {
 	dir := filepath.Join(tmp, "netns")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -66,7 +71,7 @@ func New(tmp, name, inodes string) (*NS, error) {
 		return nil, err
 	}
 	ns := &NS{Path: path, Inode: st.Ino}
-	f, err := os.OpenFile(filepath.Join(tmp, inodes), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(tmp, InodesFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +113,15 @@ func (ns *NS) Remove() error {
 	return nil
 }
 
+// LeftIn is Left for the namespaces New recorded in tmp.
+func LeftIn(tmp string) []string {
+	b, _ := os.ReadFile(filepath.Join(tmp, InodesFile))
+	return Left(string(b))
+}
+
 // Left lists the processes (in any pid namespace visible here) that are
 // still in one of the network namespaces listed in inodes (the contents
-// of the inodes file New appends to).
+// of the file New appends to).
 func Left(inodes string) []string {
 	want := map[string]string{}
 	for _, l := range strings.Split(inodes, "\n") {
