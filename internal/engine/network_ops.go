@@ -251,21 +251,32 @@ func matchesNegLabels(f filters.Args, labels map[string]string) bool {
 	return false
 }
 
-// NetworkConnect is docker network connect.
-func (e *Engine) NetworkConnect(ctx context.Context, ref, ctrRef string, s *network.EndpointSettings) error {
+// connectTarget finds the network and the container of a connect or
+// disconnect and takes the container's busy lock, which the caller
+// releases.
+func (e *Engine) connectTarget(ctx context.Context, ref, ctrRef string) (Networks, *shoalnet.Network, *ctr, error) {
 	nm, err := e.networks()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	n, err := nm.Get(ctx, ref)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	c, err := e.lookup(ctrRef)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	c.busy.Lock()
+	return nm, n, c, nil
+}
+
+// NetworkConnect is docker network connect.
+func (e *Engine) NetworkConnect(ctx context.Context, ref, ctrRef string, s *network.EndpointSettings) error {
+	nm, n, c, err := e.connectTarget(ctx, ref, ctrRef)
+	if err != nil {
+		return err
+	}
 	defer c.busy.Unlock()
 	rec := c.snapshot()
 	mode := rec.HostConfig.NetworkMode
@@ -316,19 +327,10 @@ func (e *Engine) NetworkConnect(ctx context.Context, ref, ctrRef string, s *netw
 
 // NetworkDisconnect is docker network disconnect.
 func (e *Engine) NetworkDisconnect(ctx context.Context, ref, ctrRef string, force bool) error {
-	nm, err := e.networks()
+	nm, n, c, err := e.connectTarget(ctx, ref, ctrRef)
 	if err != nil {
 		return err
 	}
-	n, err := nm.Get(ctx, ref)
-	if err != nil {
-		return err
-	}
-	c, err := e.lookup(ctrRef)
-	if err != nil {
-		return err
-	}
-	c.busy.Lock()
 	defer c.busy.Unlock()
 	rec := c.snapshot()
 	if !n.IsBridge() {
