@@ -5,32 +5,24 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/shoal-dev/shoal/internal/errdefs"
+	"github.com/shoal-dev/shoal/internal/boltschema"
 )
 
 // ErrCorrupt marks a record in the database that fails validation. It is
 // not an errdefs class: the API reports it as an internal error.
 var ErrCorrupt = errors.New("corrupt metadata")
 
-const (
-	schemaMajor = 1
-	schemaMinor = 1
+const schemaMinor = 1
 
-	openTimeout = time.Second
-)
+// schema is the database's layout (see boltschema).
+var schema = boltschema.Schema{What: "metadata", Major: 1, Minor: schemaMinor, Buckets: topLevelNames, Corrupt: ErrCorrupt}
 
 var (
 	bucketV1      = []byte("v1")
-	keyVersion    = []byte("version")
+	keyVersion    = boltschema.KeyVersion
 	bucketImages  = []byte("images")
 	bucketNames   = []byte("names")
 	bucketLabels  = []byte("labels")
@@ -51,59 +43,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open metadata %s: %w", path, err)
-	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
+	bdb, err := boltschema.Open(path, schema)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			err = fmt.Errorf("%w: %w (another process holds it)", errdefs.ErrUnavailable, err)
-		}
-		return nil, fmt.Errorf("open metadata %s: %w", path, err)
+		return nil, err
 	}
 	db := &DB{bdb: bdb}
-	if err := bdb.Update(db.migrate); err != nil {
-		return nil, errors.Join(fmt.Errorf("open metadata %s: %w", path, err), bdb.Close())
-	}
 	return db, nil
-}
-
-// migrate creates the schema or upgrades an older minor version.
-func (db *DB) migrate(tx *bolt.Tx) error {
-	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		v, ok := strings.CutPrefix(string(name), "v")
-		if n, err := strconv.Atoi(v); ok && err == nil && n > schemaMajor {
-			return fmt.Errorf("schema %s is newer than this binary's v%d: %w", name, schemaMajor, errdefs.ErrFailedPrecondition)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	root, err := tx.CreateBucketIfNotExists(bucketV1)
-	if err != nil {
-		return err
-	}
-	var minor uint64
-	if b := root.Get(keyVersion); b != nil {
-		if len(b) != 8 {
-			return fmt.Errorf("schema version %x: %w", b, ErrCorrupt)
-		}
-		minor = binary.BigEndian.Uint64(b)
-	}
-	if minor > schemaMinor {
-		return fmt.Errorf("schema v1.%d is newer than this binary's v1.%d: %w", minor, schemaMinor, errdefs.ErrFailedPrecondition)
-	}
-	// Minor 0 is a fresh database; later minors add migrations here.
-	for _, name := range topLevelNames {
-		if _, err := root.CreateBucketIfNotExists(name); err != nil {
-			return err
-		}
-	}
-	if minor != schemaMinor {
-		return root.Put(keyVersion, binary.BigEndian.AppendUint64(nil, schemaMinor))
-	}
-	return nil
 }
 
 // Close closes the database. Stores obtained from it must not be used

@@ -2,34 +2,22 @@ package volume
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/shoal-dev/shoal/internal/errdefs"
+	"github.com/shoal-dev/shoal/internal/boltschema"
 )
 
 // ErrCorrupt marks a record in the database that fails validation. It is
 // not an errdefs class: the API reports it as an internal error.
 var ErrCorrupt = errors.New("corrupt volume metadata")
 
-const (
-	schemaMajor = 1
-	schemaMinor = 1
-
-	openTimeout = time.Second
-)
-
 var (
 	bucketV1      = []byte("v1")
-	keyVersion    = []byte("version")
 	bucketVolumes = []byte("volumes")
 )
 
@@ -42,52 +30,7 @@ type record struct {
 }
 
 func openDB(path string) (*bolt.DB, error) {
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			err = fmt.Errorf("%w: %w (another process holds it)", errdefs.ErrUnavailable, err)
-		}
-		return nil, fmt.Errorf("open volume metadata %s: %w", path, err)
-	}
-	if err := bdb.Update(migrate); err != nil {
-		return nil, errors.Join(fmt.Errorf("open volume metadata %s: %w", path, err), bdb.Close())
-	}
-	return bdb, nil
-}
-
-// migrate creates the schema or upgrades an older minor version.
-func migrate(tx *bolt.Tx) error {
-	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		v, ok := strings.CutPrefix(string(name), "v")
-		if n, err := strconv.Atoi(v); ok && err == nil && n > schemaMajor {
-			return fmt.Errorf("schema %s is newer than this binary's v%d: %w", name, schemaMajor, errdefs.ErrFailedPrecondition)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	root, err := tx.CreateBucketIfNotExists(bucketV1)
-	if err != nil {
-		return err
-	}
-	var minor uint64
-	if b := root.Get(keyVersion); b != nil {
-		if len(b) != 8 {
-			return fmt.Errorf("schema version %x: %w", b, ErrCorrupt)
-		}
-		minor = binary.BigEndian.Uint64(b)
-	}
-	if minor > schemaMinor {
-		return fmt.Errorf("schema v1.%d is newer than this binary's v1.%d: %w", minor, schemaMinor, errdefs.ErrFailedPrecondition)
-	}
-	if _, err := root.CreateBucketIfNotExists(bucketVolumes); err != nil {
-		return err
-	}
-	if minor != schemaMinor {
-		return root.Put(keyVersion, binary.BigEndian.AppendUint64(nil, schemaMinor))
-	}
-	return nil
+	return boltschema.Open(path, boltschema.Schema{What: "volume metadata", Major: 1, Minor: 1, Buckets: [][]byte{bucketVolumes}, Corrupt: ErrCorrupt})
 }
 
 // volumesBucket returns v1/volumes of tx.
