@@ -125,6 +125,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 		gidMappings: spec.Linux.GIDMappings,
 		stdin:       o.IO.Stdin, stdout: o.IO.Stdout, stderr: o.IO.Stderr,
 		fifo: fifo,
+		plan: !r.goInit,
 		joinCgroup: func(pid int) error {
 			if err := cg.Apply(pid); err != nil {
 				return fmt.Errorf("join cgroup: %w", err)
@@ -193,8 +194,8 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (c *Conta
 	if so.console != nil {
 		cfg.ConsoleFD = cfg.FifoFD + 1
 	}
-	if err := sp.conn.enc.Encode(cfg); err != nil {
-		return nil, nil, fmt.Errorf("send config to container init: %w", err)
+	if err := sendInit(sp, cfg); err != nil {
+		return nil, nil, err
 	}
 	if err := sp.conn.expect(msgHooks); err != nil {
 		return nil, nil, err

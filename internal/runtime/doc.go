@@ -20,6 +20,13 @@
 //	                                       seccomp; waits on the exec fifo
 //	                                       and execs the container's program
 //
+// Init's work is done in C by default: the parent computes a plan of
+// every step (plan_linux.go) and the C of internal/runtime/nsenter
+// executes it after the namespace phase and execs the program, so no Go
+// runtime starts in a container. What the plan cannot express (hooks that
+// run inside the container, LSM labels, no mount namespace, ...) runs the
+// Go init instead, as does every init when SHOAL_RUNTIME_INIT=go.
+//
 // Init (or stage 0) is started from a sealed copy of the shoal binary (a read-only
 // overlay, or a sealed memfd where overlayfs cannot be mounted), so the
 // container can never reach the host's binary through /proc/PID/exe

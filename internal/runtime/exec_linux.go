@@ -51,6 +51,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, o ExecO
 	}
 	so := spawnOpts{
 		stdin: o.IO.Stdin, stdout: o.IO.Stdout, stderr: o.IO.Stderr,
+		plan: !r.goInit,
 		joinCgroup: func(pid int) error {
 			if err := cg.Apply(pid); err != nil {
 				return fmt.Errorf("join cgroup: %w", err)
@@ -105,9 +106,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, o ExecO
 	if so.console != nil {
 		cfg.ConsoleFD = 3 + o.PreserveFDs + 1
 	}
-	if err := sp.conn.enc.Encode(cfg); err != nil {
+	if err := sendInit(sp, cfg); err != nil {
 		_ = unix.Kill(sp.pid, unix.SIGKILL)
-		return 0, fmt.Errorf("send config to exec init: %w", err)
+		_, _ = unix.Wait4(sp.pid, nil, 0, nil)
+		return 0, err
 	}
 	if err := sp.conn.expect(msgReady); err != nil {
 		_ = unix.Kill(sp.pid, unix.SIGKILL)

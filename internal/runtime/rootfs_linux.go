@@ -381,30 +381,7 @@ func bindOwnCgroup(h cgroupHier, target, path string, flags uintptr) error {
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
-	for _, o := range strings.Split(h.options, ",") {
-		have[o] = true
-	}
-	own := ""
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if h.fstype == "cgroup2" {
-			if parts[1] == "" {
-				own = parts[2]
-			}
-			continue
-		}
-		match := parts[1] != ""
-		for _, c := range strings.Split(parts[1], ",") {
-			match = match && have[c]
-		}
-		if match {
-			own = parts[2]
-		}
-	}
+	own := ownCgroup(h, string(data))
 	if own == "" {
 		return fmt.Errorf("no cgroup of this process in %s", h.mountpoint)
 	}

@@ -127,7 +127,14 @@ func readSpecOf(t *testing.T, bundle string) *specs.Spec {
 // container with its PATH and fails, as runc does, with exec.LookPath's
 // error, leaving nothing behind.
 func TestCreateLooksUpProgram(t *testing.T) {
+	for _, p := range initPaths {
+		t.Run(p.name, func(t *testing.T) { testCreateLooksUpProgram(t, p.goInit) })
+	}
+}
+
+func testCreateLooksUpProgram(t *testing.T, goInit bool) {
 	r := testRuntime(t)
+	r.goInit = goInit
 	cases := []struct {
 		name string
 		edit func(*specs.Spec)
@@ -188,7 +195,14 @@ func TestCreateLooksUpProgram(t *testing.T) {
 // TestExecLooksUpProgram: exec fails before the process starts, with the
 // same errors, and the container keeps running.
 func TestExecLooksUpProgram(t *testing.T) {
+	for _, p := range initPaths {
+		t.Run(p.name, func(t *testing.T) { testExecLooksUpProgram(t, p.goInit) })
+	}
+}
+
+func testExecLooksUpProgram(t *testing.T, goInit bool) {
 	r := testRuntime(t)
+	r.goInit = goInit
 	b := testBundle(t, nil, "sleep", "100")
 	if _, err := r.Create(t.Context(), "execlookup", CreateOpts{Bundle: b}); err != nil {
 		t.Fatal(err)
@@ -316,7 +330,14 @@ func TestKillWhileExiting(t *testing.T) {
 // TestKillStopped: signalling the init of a stopped container is ErrState;
 // killing all of its processes is not an error.
 func TestKillStopped(t *testing.T) {
+	for _, p := range initPaths {
+		t.Run(p.name, func(t *testing.T) { testKillStopped(t, p.goInit) })
+	}
+}
+
+func testKillStopped(t *testing.T, goInit bool) {
 	r := testRuntime(t)
+	r.goInit = goInit
 	b := testBundle(t, nil, "true")
 	c, err := r.Create(t.Context(), "stopped", CreateOpts{Bundle: b})
 	if err != nil {

@@ -34,6 +34,9 @@ type spawnOpts struct {
 	preserve []*os.File
 	fifo     *os.File
 	console  *os.File
+	// plan makes init wait for a plan (or PLAN_GO) in its C part; see
+	// plan_linux.go and internal/runtime/nsenter/plan.c.
+	plan bool
 }
 
 // spawned is a started init, waiting for its initConfig.
@@ -41,6 +44,8 @@ type spawned struct {
 	pid  int
 	sock *os.File
 	conn *syncConn
+	// plan says init reads a plan record first (spawnOpts.plan).
+	plan bool
 }
 
 var nsTypeName = map[specs.LinuxNamespaceType]string{
@@ -91,6 +96,9 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 	// glibc's rseq registration fails in threads of a process made with a
 	// raw clone (nsenter's CLONE_PARENT child): Go never needs rseq.
 	env := []string{"_SHOAL_NSENTER=" + strconv.Itoa(syncFD), "GLIBC_TUNABLES=glibc.pthread.rseq=0"}
+	if o.plan {
+		env = append(env, "_SHOAL_PLAN=1")
+	}
 	if o.fifo != nil {
 		env = append(env, "_SHOAL_FIFO="+strconv.Itoa(3+len(extra)))
 		extra = append(extra, o.fifo)
@@ -111,9 +119,14 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 	// The common case, only new namespaces and no user namespace: the
 	// kernel makes them in the fork itself, and init is exec'd directly,
 	// with no stage 0 (nsenter is needed to join namespaces or to map a
-	// user namespace before Go starts).
+	// user namespace before Go starts). With a plan, the C part runs as
+	// init itself (_SHOAL_DIRECT: no namespace phase).
 	if len(o.nsPaths) == 0 && o.cloneFlags&unix.CLONE_NEWUSER == 0 {
-		env[0] = initFDEnv + "=" + strconv.Itoa(syncFD)
+		if o.plan {
+			cmd.Env = append(cmd.Env, "_SHOAL_DIRECT=1")
+		} else {
+			env[0] = initFDEnv + "=" + strconv.Itoa(syncFD)
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(o.cloneFlags &^ unix.CLONE_NEWCGROUP)}
 		if err := startCmd(cmd); err != nil {
 			return nil, fmt.Errorf("start container init: %w", err)
@@ -124,7 +137,7 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 			_, _ = unix.Wait4(pid, nil, 0, nil)
 			return nil, err
 		}
-		return &spawned{pid: pid, sock: parentSock, conn: newSyncConn(parentSock)}, nil
+		return &spawned{pid: pid, sock: parentSock, conn: newSyncConn(parentSock), plan: o.plan}, nil
 	}
 	if err := startCmd(cmd); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -191,7 +204,7 @@ func spawn(o spawnOpts) (sp *spawned, err error) {
 		_ = unix.Kill(initPid, unix.SIGKILL)
 		return nil, fmt.Errorf("container init stage 0: %w", err)
 	}
-	return &spawned{pid: initPid, sock: parentSock, conn: newSyncConn(parentSock)}, nil
+	return &spawned{pid: initPid, sock: parentSock, conn: newSyncConn(parentSock), plan: o.plan}, nil
 }
 
 // setupInit does for a directly started init what stage 0's parent does

@@ -123,6 +123,10 @@ func (c *Container) State() specs.State {
 // Runtime manages the containers under one state root.
 type Runtime struct {
 	root string
+	// goInit makes every init run the Go code (init_linux.go) instead of
+	// executing a plan in C (plan_linux.go): for tests, and set by
+	// SHOAL_RUNTIME_INIT=go to compare or rule out the C path.
+	goInit bool
 }
 
 // New returns a runtime keeping state under root, creating it if needed.
@@ -137,7 +141,7 @@ func New(root string) (*Runtime, error) {
 	if err := os.MkdirAll(abs, 0o711); err != nil {
 		return nil, fmt.Errorf("runtime root %s: %w", abs, err)
 	}
-	return &Runtime{root: abs}, nil
+	return &Runtime{root: abs, goInit: os.Getenv("SHOAL_RUNTIME_INIT") == "go"}, nil
 }
 
 // Root is the runtime's state root.

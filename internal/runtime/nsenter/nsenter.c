@@ -14,6 +14,12 @@
 //   child  -> parent NS_CHILD_PID    u32 pid (host view) of the process that
 //                                    goes on into Go; the first process exits.
 //
+// With _SHOAL_DIRECT set there is no namespace phase: the kernel made the
+// namespaces in the fork and this process is init itself. With _SHOAL_PLAN
+// set, init then reads a plan (plan.c: the container's whole setup, computed
+// by the Go parent) and executes it without the Go runtime ever starting, or
+// a PLAN_GO record that sends it on into Go as before.
+//
 // Order: join user namespace path, join the other paths, unshare a new user
 // namespace (parent writes maps), unshare the other new namespaces, then
 // clone(CLONE_PARENT) so that the child lands in a new or joined pid
@@ -31,6 +37,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "plan.h"
 
 enum {
 	NS_CLONE_FLAGS = 1,
@@ -114,6 +122,17 @@ __attribute__((constructor)) static void shoal_nsenter(void) {
 	syncfd = atoi(env);
 	if (syncfd <= 2)
 		return;
+	const char *penv = getenv("_SHOAL_PLAN");
+	int plan = penv != NULL && *penv != '\0';
+	const char *denv = getenv("_SHOAL_DIRECT");
+	if (denv != NULL && *denv != '\0') {
+		/* Do not let the container see this process through
+		 * /proc/PID/exe or attach to it before its program runs. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		if (plan)
+			shoal_plan_run(syncfd);
+		return;
+	}
 
 	uint32_t cloneflags = 0;
 	struct nspath paths[16];
@@ -208,4 +227,6 @@ __attribute__((constructor)) static void shoal_nsenter(void) {
 	/* Do not let the container see this process through /proc/PID/exe
 	 * or attach to it before it has exec'd the container's program. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (plan)
+		shoal_plan_run(syncfd);
 }

@@ -38,6 +38,25 @@ func Install(cfg *specs.LinuxSeccomp) error {
 	return load(prog, flags)
 }
 
+// Program compiles cfg into the BPF program and the seccomp(2) filter
+// flags that Install would load (without SECCOMP_FILTER_FLAG_TSYNC, which
+// the loader adds), for a loader that is not this package: the C init of
+// internal/runtime/nsenter.
+func Program(cfg *specs.LinuxSeccomp) ([]unix.SockFilter, uint, error) {
+	prog, err := Compile(cfg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	flags, err := filterFlags(cfg.Flags)
+	if err != nil {
+		return nil, 0, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	if len(prog) == 0 {
+		return nil, 0, errors.New("compile seccomp filter: empty program")
+	}
+	return prog, flags, nil
+}
+
 func load(prog []unix.SockFilter, flags uint) error {
 	if len(prog) == 0 {
 		return errors.New("load seccomp filter: empty program")
