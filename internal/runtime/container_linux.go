@@ -270,9 +270,9 @@ func (c *Container) start() error {
 		return fmt.Errorf("container %s has no process to start: %w", c.ID, ErrInvalidConfig)
 	}
 	fifoPath := filepath.Join(c.dir, fifoName)
-	fifo, err := os.OpenFile(fifoPath, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	fifo, err := c.openFifo(fifoPath)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return err
 	}
 	buf := make([]byte, 1)
 	n, err := fifo.Read(buf)
@@ -293,6 +293,55 @@ func (c *Container) start() error {
 		runHooksWarn(c.Spec.Hooks.Poststart, st, "poststart")
 	}
 	return nil
+}
+
+// openFifo opens the exec fifo for reading, which blocks until init opens
+// its end. If init dies first (it may after create returned, or while
+// this waits), the open is released by opening the writing end here, and
+// start fails instead of waiting forever.
+func (c *Container) openFifo(path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+		done <- opened{f, err}
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-done:
+			if o.err != nil {
+				return nil, fmt.Errorf("open exec fifo: %w", o.err)
+			}
+			return o.f, nil
+		case <-tick.C:
+			if c.alive() {
+				continue
+			}
+			// A non-blocking open of the writing end succeeds once the
+			// reader's open is waiting (ENXIO before), and releases it:
+			// a read then sees EOF, and start reports that init is gone.
+			for {
+				if w, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+					w.Close()
+					break
+				} else if !errors.Is(err, unix.ENXIO) {
+					break
+				}
+				select {
+				case o := <-done:
+					return o.f, o.err
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			o := <-done
+			return o.f, o.err
+		}
+	}
 }
 
 // Run creates and starts a container and waits for its init to exit,
