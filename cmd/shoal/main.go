@@ -1,5 +1,13 @@
 // Command shoal is Shoal's one binary: the CLI, the daemon, and the OCI
 // runtime (`shoal runtime`, with runc's command line).
+//
+// GOMAXPROCS is the number of CPUs, as with Go before 1.25: reading the
+// cgroup's CPU limit at every start (mountinfo, cgroup files) and a
+// goroutine that follows it cost ~2 ms per process on the machines we
+// measure, and most shoal processes live for milliseconds.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
