@@ -20,9 +20,12 @@
 //     config → chain IDs). Active snapshots (a container's writable layer)
 //     are never collected.
 //
-// # Caveats
+// # One owner
 //
-// Collection runs inside Remove and is not yet coordinated with a pull in
-// another process that shares the data root (leases come with the
-// daemon); within one process a mutex orders them.
+// Collection runs inside Remove; within one process a mutex orders it
+// with pulls and loads. A data root has one owning process at a time:
+// the metadata database is opened with an exclusive lock, and a second
+// process (the offline CLI while a daemon runs, a second daemon) is
+// refused as unavailable (metadata.Open), so a collection never races a
+// pull in another process.
 package image
