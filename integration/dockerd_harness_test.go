@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,11 +112,25 @@ func startDockerd(t *testing.T) *dockerd {
 	// group of its own so clean-up can signal dockerd and containerd at
 	// once; killed with the test binary if that dies without cleaning up.
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := k.cmd.Start(); err != nil {
+	// Pdeathsig is sent when the thread that forked dockerd ends, and Go
+	// ends threads (one whose goroutine exits while locked to it): fork
+	// from a thread kept until dockerd has exited.
+	k.exited = make(chan error, 1)
+	started := make(chan error, 1)
+	go func(c *exec.Cmd, ch chan error) {
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		if err := c.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		ch <- c.Wait()
+	}(k.cmd, k.exited)
+	if err := <-started; err != nil {
+		k.cmd = nil
 		t.Fatalf("start dockerd: %v", err)
 	}
-	k.exited = make(chan error, 1)
-	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(k.cmd, k.exited)
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
