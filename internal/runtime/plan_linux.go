@@ -376,26 +376,7 @@ func planDevices(pb *planBuf, spec *specs.Spec, userns bool) {
 		if !ownDev && !specDevs[filepath.Clean(d.Path)] {
 			continue
 		}
-		var typ uint32
-		switch d.Type {
-		case "c", "u":
-			typ = unix.S_IFCHR
-		case "b":
-			typ = unix.S_IFBLK
-		case "p":
-			typ = unix.S_IFIFO
-		}
-		perm := uint32(0o666)
-		if d.FileMode != nil {
-			perm = uint32(d.FileMode.Perm())
-		}
-		var uid, gid uint32
-		if d.UID != nil {
-			uid = *d.UID
-		}
-		if d.GID != nil {
-			gid = *d.GID
-		}
+		typ, perm, uid, gid := deviceNode(d)
 		var un uint32
 		if userns {
 			un = 1

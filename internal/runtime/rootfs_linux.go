@@ -486,6 +486,29 @@ func (r *rootfsSetup) devices() error {
 // devSymlinks are the symlinks (target, link) made in a container's own
 // /dev. /dev/core is made only when the host has /proc/kcore (the kernel
 // may be built without CONFIG_PROC_KCORE), as runc does.
+// deviceNode is the file type, permissions and owner of d's node.
+func deviceNode(d specs.LinuxDevice) (typ, perm, uid, gid uint32) {
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	}
+	perm = 0o666
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	if d.UID != nil {
+		uid = *d.UID
+	}
+	if d.GID != nil {
+		gid = *d.GID
+	}
+	return typ, perm, uid, gid
+}
+
 func devSymlinks(kcore bool) [][2]string {
 	links := [][2]string{
 		{"/proc/self/fd", "/dev/fd"},
@@ -506,19 +529,7 @@ func (r *rootfsSetup) device(d specs.LinuxDevice) error {
 	}
 	defer parent.Close()
 	base := filepath.Base(d.Path)
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	}
-	perm := uint32(0o666)
-	if d.FileMode != nil {
-		perm = uint32(d.FileMode.Perm())
-	}
+	typ, perm, uid, gid := deviceNode(d)
 	_ = unix.Unlinkat(int(parent.Fd()), base, 0)
 	if !r.userns {
 		dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
@@ -529,14 +540,7 @@ func (r *rootfsSetup) device(d specs.LinuxDevice) error {
 		if err := unix.Fchmodat(int(parent.Fd()), base, perm, 0); err != nil {
 			return err
 		}
-		uid, gid := 0, 0
-		if d.UID != nil {
-			uid = int(*d.UID)
-		}
-		if d.GID != nil {
-			gid = int(*d.GID)
-		}
-		return unix.Fchownat(int(parent.Fd()), base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		return unix.Fchownat(int(parent.Fd()), base, int(uid), int(gid), unix.AT_SYMLINK_NOFOLLOW)
 	}
 	// In a user namespace mknod is refused: bind the host's node.
 	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)

@@ -69,7 +69,7 @@ static void fail(const char *what) {
 	_exit(1);
 }
 
-static int readfull(int fd, void *p, size_t n) {
+int shoal_readfull(int fd, void *p, size_t n) {
 	char *c = p;
 	while (n > 0) {
 		ssize_t r = read(fd, c, n);
@@ -139,7 +139,7 @@ __attribute__((constructor)) static void shoal_nsenter(void) {
 	int npaths = 0;
 	for (;;) {
 		uint32_t hdr[2];
-		if (readfull(syncfd, hdr, sizeof(hdr)) < 0)
+		if (shoal_readfull(syncfd, hdr, sizeof(hdr)) < 0)
 			fail("read sync record");
 		if (hdr[1] > 4096) {
 			errno = EINVAL;
@@ -148,7 +148,7 @@ __attribute__((constructor)) static void shoal_nsenter(void) {
 		char *data = calloc(1, hdr[1] + 1);
 		if (data == NULL)
 			fail("alloc");
-		if (hdr[1] > 0 && readfull(syncfd, data, hdr[1]) < 0)
+		if (hdr[1] > 0 && shoal_readfull(syncfd, data, hdr[1]) < 0)
 			fail("read sync record");
 		if (hdr[0] == NS_END) {
 			free(data);
@@ -203,7 +203,7 @@ __attribute__((constructor)) static void shoal_nsenter(void) {
 		uint32_t pid = getpid();
 		sendrec(NS_MAP_REQUEST, &pid, sizeof(pid));
 		uint32_t hdr[2];
-		if (readfull(syncfd, hdr, sizeof(hdr)) < 0 || hdr[0] != NS_MAP_ACK)
+		if (shoal_readfull(syncfd, hdr, sizeof(hdr)) < 0 || hdr[0] != NS_MAP_ACK)
 			fail("wait for id maps");
 		if (setresgid(0, 0, 0) < 0)
 			fail("setresgid in user namespace");

@@ -294,20 +294,6 @@ __attribute__((format(printf, 1, 2))) static void failerr(const char *fmt, ...) 
 	failctx("%s", b);
 }
 
-static int readfull(int fd, void *p, size_t n) {
-	char *c = p;
-	while (n > 0) {
-		ssize_t r = read(fd, c, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		c += r;
-		n -= r;
-	}
-	return 0;
-}
-
 /* The strings of a record: next_str returns the string at *off and moves
  * past it, or dies when the record ends first. */
 static const char *next_str(const struct rec *r, size_t *off) {
@@ -1264,7 +1250,7 @@ void shoal_plan_run(int syncfd) {
 	size_t nrecs = 0, total = 0;
 	for (;;) {
 		uint32_t hdr[2];
-		if (readfull(sfd, hdr, sizeof(hdr)) < 0) {
+		if (shoal_readfull(sfd, hdr, sizeof(hdr)) < 0) {
 			errno = errno ? errno : EPIPE;
 			failerr("read plan");
 		}
@@ -1278,7 +1264,7 @@ void shoal_plan_run(int syncfd) {
 		char *data = calloc(1, hdr[1] + 1);
 		if (data == NULL)
 			failerr("read plan");
-		if (hdr[1] > 0 && readfull(sfd, data, hdr[1]) < 0) {
+		if (hdr[1] > 0 && shoal_readfull(sfd, data, hdr[1]) < 0) {
 			errno = EPIPE;
 			failerr("read plan");
 		}
